@@ -1,0 +1,1 @@
+"""ipmarket: a marketplace for licensed secondary creation."""

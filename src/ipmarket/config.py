@@ -1,0 +1,67 @@
+"""Root settings, read from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Deployment settings. Platform settings that admins change live in the database."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    ipmarket_env: Literal["development", "production"] = Field(
+        default="development", alias="IPMARKET_ENV"
+    )
+    # Without DATABASE_URL the embedded PostgreSQL under VAR_DIR is used.
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    rabbitmq_url: str | None = Field(default=None, alias="RABBITMQ_URL")
+    smtp_url: str | None = Field(default=None, alias="SMTP_URL")
+    smtp_sender: str = Field(default="ipmarket <no-reply@ipmarket.local>", alias="SMTP_SENDER")
+    var_dir: Path = Field(default=Path("var"), alias="VAR_DIR")
+    public_base_url: str = Field(default="http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
+
+    rate_limit_user_per_hour: int = Field(default=1000, ge=1, alias="RATE_LIMIT_USER_PER_HOUR")
+    rate_limit_auth_per_minute: int = Field(default=20, ge=1, alias="RATE_LIMIT_AUTH_PER_MINUTE")
+
+    # PEM-encoded Ed25519 private key that signs access tokens.
+    jwt_private_key: SecretStr | None = Field(default=None, alias="JWT_PRIVATE_KEY")
+    jwt_issuer: str = Field(default="ipmarket", alias="JWT_ISSUER")
+    access_token_ttl_seconds: int = Field(default=900, ge=30, alias="ACCESS_TOKEN_TTL_SECONDS")
+
+    login_lockout_minutes: int = Field(default=15, ge=1, alias="LOGIN_LOCKOUT_MINUTES")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, alias="MAX_BODY_BYTES")
+    # Run the outbox relay inside the API process (the embedded mode).
+    relay_in_process: bool | None = Field(default=None, alias="RELAY_IN_PROCESS")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    @property
+    def is_production(self) -> bool:
+        return self.ipmarket_env == "production"
+
+    @property
+    def run_relay_in_process(self) -> bool:
+        """The relay runs in `serve` unless RabbitMQ carries events to workers."""
+        if self.relay_in_process is not None:
+            return self.relay_in_process
+        return self.rabbitmq_url is None
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_production(self) -> Settings:
+        if self.is_production:
+            if self.jwt_private_key is None or not self.jwt_private_key.get_secret_value():
+                raise ValueError("JWT_PRIVATE_KEY must be set when IPMARKET_ENV=production")
+            if self.database_url is None:
+                raise ValueError("DATABASE_URL must be set when IPMARKET_ENV=production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Shared kernel: database, errors, envelope, pagination, clock, ids and crypto helpers."""
