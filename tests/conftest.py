@@ -49,7 +49,9 @@ def database_url() -> Iterator[str]:
     import asyncio
 
     asyncio.run(
-        _admin_execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)', f'CREATE DATABASE "{TEST_DB}"')
+        _admin_execute(
+            f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)', f'CREATE DATABASE "{TEST_DB}"'
+        )
     )
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("sqlalchemy.url", _db_url(TEST_DB))
@@ -122,3 +124,27 @@ async def session(db: Database) -> AsyncIterator[AsyncSession]:
     """A session for arranging and asserting; commit explicitly to make data visible."""
     async with db.sessionmaker() as s:
         yield s
+
+
+# --- the API ---------------------------------------------------------------------------------
+
+import httpx  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+
+
+@pytest.fixture
+async def app(settings: Settings, db: Database) -> AsyncIterator[FastAPI]:
+    from ipmarket.app import create_app
+
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(
+        app=app, raise_app_exceptions=False, client=("203.0.113.7", 5555)
+    )
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c

@@ -1,10 +1,10 @@
 """Every module's tables, gathered for Alembic. Import nothing else from here."""
 
-from ipmarket.settings.models import AdminSetting
 from ipmarket.audit.models import AuditLog
 from ipmarket.eventbus.models import OutboxEvent, ProcessedEvent
 from ipmarket.identity.models import AuthSession, OneTimeToken, RefreshToken, User
 from ipmarket.kit.db import Base
+from ipmarket.settings.models import AdminSetting
 
 metadata = Base.metadata
 

@@ -1,0 +1,24 @@
+"""Identity: users, credentials, sessions, tokens, roles and permissions.
+
+Other modules use only what is named here.
+"""
+
+from ipmarket.identity.deps import Authorize, CurrentPrincipal, Principal, bearer_subject
+from ipmarket.identity.models import AdminLevel, User, UserStatus, UserType
+from ipmarket.identity.permissions import Permission
+from ipmarket.identity.service import create_admin
+from ipmarket.identity.tokens import TokenSigner
+
+__all__ = [
+    "AdminLevel",
+    "Authorize",
+    "CurrentPrincipal",
+    "Permission",
+    "Principal",
+    "TokenSigner",
+    "User",
+    "UserStatus",
+    "UserType",
+    "bearer_subject",
+    "create_admin",
+]

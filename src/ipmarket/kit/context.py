@@ -13,7 +13,8 @@ class RequestContext:
     user_agent: str | None = None
 
 
-_current: ContextVar[RequestContext] = ContextVar("request_context", default=RequestContext())
+_EMPTY = RequestContext()
+_current: ContextVar[RequestContext] = ContextVar("request_context", default=_EMPTY)
 
 
 def current_request() -> RequestContext:

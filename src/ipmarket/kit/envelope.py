@@ -58,9 +58,14 @@ def paged(items: list[T], *, page: int, limit: int, total: int) -> APIResponse[l
 
 
 def error_payload(
-    code: str, message: str, details: dict[str, Any] | None = None, meta: dict[str, Any] | None = None
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    body = ErrorResponse(error=ErrorBody(code=code, message=message, details=details or {}), meta=meta)
+    body = ErrorResponse(
+        error=ErrorBody(code=code, message=message, details=details or {}), meta=meta
+    )
     return body.model_dump(mode="json", by_alias=True)
 
 

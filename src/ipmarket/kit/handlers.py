@@ -30,13 +30,15 @@ _CODE_BY_STATUS = {
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc if part not in ("body",)) or "body"
+    return ".".join(str(part) for part in loc if part != "body") or "body"
 
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     return JSONResponse(
-        error_payload(exc.code, exc.message, exc.details), status_code=exc.status, headers=exc.headers
+        error_payload(exc.code, exc.message, exc.details),
+        status_code=exc.status,
+        headers=exc.headers,
     )
 
 
@@ -49,7 +51,11 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
             status_code=400,
         )
     fields = [
-        {"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", ""), "type": e.get("type")}
+        {
+            "field": _field_path(tuple(e.get("loc", ()))),
+            "message": e.get("msg", ""),
+            "type": e.get("type"),
+        }
         for e in errors
     ]
     return JSONResponse(
@@ -67,10 +73,14 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled_error", error_type=type(exc).__name__)
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
+    # This handler runs outside the request-id middleware, so it sets the header itself.
+    request_id = getattr(request.state, "request_id", None)
     return JSONResponse(
-        error_payload(ErrorCode.INTERNAL_ERROR, "Internal server error"), status_code=500
+        error_payload(ErrorCode.INTERNAL_ERROR, "Internal server error"),
+        status_code=500,
+        headers={"X-Request-ID": request_id} if request_id else None,
     )
 
 

@@ -57,7 +57,7 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-class BodyTooLarge(Exception):  # noqa: N818 - an ASGI signal, not an API error
+class BodyTooLarge(Exception):
     pass
 
 

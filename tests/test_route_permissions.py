@@ -1,0 +1,52 @@
+"""Every /v1 route declares its permission or is on the explicit public list."""
+
+from __future__ import annotations
+
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from ipmarket.api import PUBLIC_ROUTES
+from ipmarket.app import create_app
+from ipmarket.config import Settings
+from ipmarket.identity.deps import Authorize
+
+
+def _authorizers(dependant: Dependant) -> list[Authorize]:
+    found = [dependant.call] if isinstance(dependant.call, Authorize) else []
+    for sub in dependant.dependencies:
+        found += _authorizers(sub)  # type: ignore[arg-type]
+    return found  # type: ignore[return-value]
+
+
+def test_every_v1_route_is_authorized_or_public(settings: Settings) -> None:
+    app = create_app(settings)
+    undeclared: list[str] = []
+    both: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.path.startswith("/v1/"):
+            continue
+        for method in route.methods:
+            key = (method, route.path)
+            seen.add(key)
+            guarded = bool(_authorizers(route.dependant))
+            public = key in PUBLIC_ROUTES
+            if not guarded and not public:
+                undeclared.append(f"{method} {route.path}")
+            if guarded and public:
+                both.append(f"{method} {route.path}")
+    assert not undeclared, f"routes without a permission or a public listing: {undeclared}"
+    assert not both, f"public routes that also require a login: {both}"
+    assert seen >= PUBLIC_ROUTES, f"public list names missing routes: {PUBLIC_ROUTES - seen}"
+
+
+def test_the_check_catches_an_unguarded_route(settings: Settings) -> None:
+    app = create_app(settings)
+
+    @app.get("/v1/sneaky")
+    async def sneaky() -> dict[str, str]:
+        return {}
+
+    route = next(r for r in app.routes if isinstance(r, APIRoute) and r.path == "/v1/sneaky")
+    assert not _authorizers(route.dependant)
+    assert ("GET", "/v1/sneaky") not in PUBLIC_ROUTES
