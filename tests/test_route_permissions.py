@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from ipmarket.api import PUBLIC_ROUTES
+from ipmarket.api import API_PREFIX, MODULE_ROUTERS, PUBLIC_ROUTES
 from ipmarket.app import create_app
 from ipmarket.config import Settings
 from ipmarket.identity.deps import Authorize
@@ -18,23 +18,29 @@ def _authorizers(dependant: Dependant) -> list[Authorize]:
     return found  # type: ignore[return-value]
 
 
-def test_every_v1_route_is_authorized_or_public(settings: Settings) -> None:
+def _v1_routes(settings: Settings) -> list[tuple[str, APIRoute]]:
+    """(full path, route) of every route served under /v1: the module routers' and any
+    mounted on the app directly."""
+    routes = [(API_PREFIX + r.path, r) for m in MODULE_ROUTERS for r in m.routes if isinstance(r, APIRoute)]
     app = create_app(settings)
+    routes += [(r.path, r) for r in app.routes if isinstance(r, APIRoute) and r.path.startswith("/v1/")]
+    return routes
+
+
+def test_every_v1_route_is_authorized_or_public(settings: Settings) -> None:
     undeclared: list[str] = []
     both: list[str] = []
     seen: set[tuple[str, str]] = set()
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.path.startswith("/v1/"):
-            continue
+    for path, route in _v1_routes(settings):
         for method in route.methods:
-            key = (method, route.path)
+            key = (method, path)
             seen.add(key)
             guarded = bool(_authorizers(route.dependant))
             public = key in PUBLIC_ROUTES
             if not guarded and not public:
-                undeclared.append(f"{method} {route.path}")
+                undeclared.append(f"{method} {path}")
             if guarded and public:
-                both.append(f"{method} {route.path}")
+                both.append(f"{method} {path}")
     assert not undeclared, f"routes without a permission or a public listing: {undeclared}"
     assert not both, f"public routes that also require a login: {both}"
     assert seen >= PUBLIC_ROUTES, f"public list names missing routes: {PUBLIC_ROUTES - seen}"

@@ -26,10 +26,17 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
 )
 
 
+# Every module router served under /v1, in the order they are mounted.
+MODULE_ROUTERS: tuple[APIRouter, ...] = (
+    auth_router,
+    users_router,
+    admin_users_router,
+    admin_router,
+)
+
+
 def build_v1_router() -> APIRouter:
     v1 = APIRouter(prefix=API_PREFIX)
-    v1.include_router(auth_router)
-    v1.include_router(users_router)
-    v1.include_router(admin_users_router)
-    v1.include_router(admin_router)
+    for module_router in MODULE_ROUTERS:
+        v1.include_router(module_router)
     return v1

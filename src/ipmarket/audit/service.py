@@ -39,5 +39,5 @@ async def record(
         created_at=utcnow(),
     )
     session.add(row)
-    await session.flush([row])
+    await session.flush()
     return row

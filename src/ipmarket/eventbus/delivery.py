@@ -21,10 +21,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, cast
 
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.eventbus.models import ProcessedEvent
@@ -76,6 +77,11 @@ class RetryPolicy:
         return timedelta(seconds=seconds)
 
 
+def rowcount(result: Any) -> int:
+    """The number of rows an UPDATE or DELETE touched."""
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
 def total_attempts(queue: Queue) -> int:
     """How many times a handler runs at most: the first attempt and `max_retries` retries."""
     return queue.max_retries + 1
@@ -87,16 +93,16 @@ def error_text(exc: BaseException) -> str:
 
 
 async def run_handler(
-    session: AsyncSession, consumer: Consumer, event: Event, *, timeout: float | None
+    session: AsyncSession, consumer: Consumer, event: Event, *, time_limit: float | None
 ) -> Exception | None:
     """Run the handler in a savepoint; return the error it raised (its effect undone) or None.
 
     Cancellation is not caught: the caller's transaction rolls back and nothing is recorded.
     """
     try:
-        async with session.begin_nested(), asyncio.timeout(timeout):
+        async with session.begin_nested(), asyncio.timeout(time_limit):
             await consumer.handler(session, event)
-    except Exception as exc:  # noqa: BLE001 - any handler failure is recorded and retried
+    except Exception as exc:  # any handler failure is recorded and retried
         return exc
     return None
 
@@ -143,7 +149,7 @@ async def mark_failed(
             next_attempt_at=next_attempt_at,
         )
     )
-    updated = bool(getattr(result, "rowcount", 0))
+    updated = rowcount(result) > 0
     if updated:
         DELIVERIES.labels(consumer, "dead" if dead else "failed").inc()
     return updated

@@ -9,18 +9,13 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, exists, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ipmarket.eventbus.delivery import DeliveryStatus
+from ipmarket.eventbus.delivery import DeliveryStatus, rowcount
 from ipmarket.eventbus.models import OutboxEvent, ProcessedEvent
 from ipmarket.kit.clock import utcnow
-
-
-def _rowcount(result: Any) -> int:
-    return int(cast(CursorResult[Any], result).rowcount)
 
 
 async def requeue_dead(
@@ -41,11 +36,9 @@ async def requeue_dead(
     if event_ids is not None:
         statement = statement.where(ProcessedEvent.event_id.in_(list(event_ids)))
     result = await session.execute(
-        statement.values(
-            status=DeliveryStatus.PENDING.value, attempts=0, next_attempt_at=utcnow()
-        )
+        statement.values(status=DeliveryStatus.PENDING.value, attempts=0, next_attempt_at=utcnow())
     )
-    return _rowcount(result)
+    return rowcount(result)
 
 
 async def purge_delivered(

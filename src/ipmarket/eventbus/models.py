@@ -48,9 +48,7 @@ class ProcessedEvent(Base):
         ),
     )
 
-    event_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("outbox_events.id"), primary_key=True
-    )
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("outbox_events.id"), primary_key=True)
     consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)

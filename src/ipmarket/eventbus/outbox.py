@@ -24,5 +24,5 @@ async def publish(session: AsyncSession, payload: EventPayload) -> uuid.UUID:
         occurred_at=utcnow(),
     )
     session.add(event)
-    await session.flush([event])
+    await session.flush()
     return event.id

@@ -3,6 +3,7 @@ and the consumers subscribed to each type."""
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ class EventType(StrEnum):
     USER_SUSPENDED = "user.suspended"
     USER_VERIFIED = "user.verified"
     # Internal: a password reset was asked for; the notifications consumer mails the token.
-    USER_PASSWORD_RESET_REQUESTED = "user.password_reset_requested"  # noqa: S105 - not a secret
+    USER_PASSWORD_RESET_REQUESTED = "user.password_reset_requested"
 
     IP_ASSET_CREATED = "ip_asset.created"
     IP_ASSET_APPROVED = "ip_asset.approved"
@@ -114,7 +115,7 @@ class Event(BaseModel):
     payload: dict[str, Any]
     occurred_at: datetime
 
-    def parse(self, model: type[P]) -> P:
+    def parse(self, model: builtins.type[P]) -> P:
         return model.model_validate(self.payload)
 
 
@@ -160,14 +161,14 @@ class ConsumerRegistry:
 registry = ConsumerRegistry()
 
 
-def subscribe(
-    *event_types: EventType, consumer: str, queue: Queue
-) -> Callable[[Handler], Handler]:
+def subscribe(*event_types: EventType, consumer: str, queue: Queue) -> Callable[[Handler], Handler]:
     """Register the decorated coroutine as consumer `consumer` of `event_types`."""
 
     def decorate(handler: Handler) -> Handler:
         registry.add(
-            Consumer(name=consumer, queue=queue, event_types=frozenset(event_types), handler=handler)
+            Consumer(
+                name=consumer, queue=queue, event_types=frozenset(event_types), handler=handler
+            )
         )
         return handler
 

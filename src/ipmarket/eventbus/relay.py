@@ -256,7 +256,9 @@ class OutboxRelay:
             except ValueError as exc:
                 error = exc
             else:
-                error = await run_handler(session, consumer, event, timeout=self._handler_timeout)
+                error = await run_handler(
+                    session, consumer, event, time_limit=self._handler_timeout
+                )
 
             attempts = claim.attempts + 1
             if error is None:
@@ -315,7 +317,7 @@ class OutboxRelay:
             return True
 
 
-async def wait_for_stop(stop: asyncio.Event, timeout: float) -> None:
-    """Sleep `timeout` seconds, or less if `stop` is set meanwhile."""
+async def wait_for_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less if `stop` is set meanwhile."""
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout)
+        await asyncio.wait_for(stop.wait(), seconds)

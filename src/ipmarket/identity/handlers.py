@@ -23,7 +23,7 @@ from ipmarket.notifications import get_email_sender, password_reset_email, verif
     queue=Queue.NOTIFICATIONS,
 )
 async def send_verification_email(session: AsyncSession, event: Event) -> None:
-    payload = event.parse(UserRegistered)
+    payload = UserRegistered.model_validate(event.payload)
     user = await UserRepository(session).get(payload.user_id)
     if user is None or user.email_verified_at is not None:
         return
@@ -38,7 +38,7 @@ async def send_verification_email(session: AsyncSession, event: Event) -> None:
     queue=Queue.NOTIFICATIONS,
 )
 async def send_password_reset_email(session: AsyncSession, event: Event) -> None:
-    payload = event.parse(PasswordResetRequested)
+    payload = PasswordResetRequested.model_validate(event.payload)
     user = await UserRepository(session).get(payload.user_id)
     if user is None:
         return

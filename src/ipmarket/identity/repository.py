@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,7 +52,7 @@ class UserRepository:
 
     async def add(self, user: User) -> User:
         self.session.add(user)
-        await self.session.flush([user])
+        await self.session.flush()
         return user
 
     async def with_session(
@@ -90,16 +91,16 @@ class UserRepository:
             )
             conditions.append(or_(User.username.ilike(pattern), User.email.ilike(pattern)))
         where = and_(True, *conditions)
-        order = {
-            "newest": (User.created_at.desc(), User.id),
-            "oldest": (User.created_at.asc(), User.id),
-            "username": (User.username.asc(), User.id),
-        }[sort]
+        order: dict[str, tuple[ColumnElement[Any], ...]] = {
+            "newest": (User.created_at.desc(), User.id.asc()),
+            "oldest": (User.created_at.asc(), User.id.asc()),
+            "username": (User.username.asc(), User.id.asc()),
+        }
         total = (
             await self.session.execute(select(func.count()).select_from(User).where(where))
         ).scalar_one()
         rows = await self.session.execute(
-            select(User).where(where).order_by(*order).offset(offset).limit(limit)
+            select(User).where(where).order_by(*order[sort]).offset(offset).limit(limit)
         )
         return list(rows.scalars()), int(total)
 
@@ -110,13 +111,13 @@ class SessionRepository:
 
     async def add(self, auth_session: AuthSession, token: RefreshToken) -> None:
         self.session.add(auth_session)
-        await self.session.flush([auth_session])
+        await self.session.flush()
         self.session.add(token)
-        await self.session.flush([token])
+        await self.session.flush()
 
     async def add_token(self, token: RefreshToken) -> None:
         self.session.add(token)
-        await self.session.flush([token])
+        await self.session.flush()
 
     async def token_by_hash(self, token_hash: str) -> tuple[RefreshToken, AuthSession] | None:
         """The refresh token and its session, both locked so rotations are serialised."""
@@ -149,7 +150,7 @@ class OneTimeTokenRepository:
 
     async def add(self, token: OneTimeToken) -> None:
         self.session.add(token)
-        await self.session.flush([token])
+        await self.session.flush()
 
     async def usable(self, token_hash: str, purpose: str, *, now: datetime) -> OneTimeToken | None:
         stmt = (

@@ -468,7 +468,7 @@ class IdentityService:
         user.updated_at = utcnow()
         try:
             async with self.session.begin_nested():
-                await self.session.flush([user])
+                await self.session.flush()
         except IntegrityError as exc:
             raise Conflict("username already registered", details={"fields": ["username"]}) from exc
         after = user_snapshot(user)
@@ -598,7 +598,7 @@ class UserAdministration:
                 self.session,
                 UserSuspended(user_id=user.id, status=status, reason=reason, actor_id=actor.id),
             )
-        await self.session.flush([user])
+        await self.session.flush()
         return user
 
     async def unsuspend(self, user_id: uuid.UUID, reason: str | None, *, actor: User) -> User:
@@ -633,7 +633,7 @@ class UserAdministration:
                     actor_id=actor.id,
                 ),
             )
-        await self.session.flush([user])
+        await self.session.flush()
         return user
 
     async def list(self, **filters: Any) -> tuple[list[User], int]:

@@ -83,8 +83,8 @@ class RedisCache:
         self.prefix = prefix
 
     async def get(self, key: str) -> bytes | None:
-        value: bytes | None = await self._redis.get(self.prefix + key)
-        return value
+        value = await self._redis.get(self.prefix + key)
+        return value.encode() if isinstance(value, str) else value
 
     async def set(self, key: str, value: bytes, ttl_seconds: int | None = None) -> None:
         await self._redis.set(self.prefix + key, value, ex=ttl_seconds)

@@ -128,13 +128,21 @@ def configure_logging(settings: Settings) -> None:
     ]
     renderer: Processor
     if production:
-        render_chain: list[Processor] = [structlog.processors.dict_tracebacks]
+        # Tracebacks as data, without local variables (they may hold secrets).
+        render_chain: list[Processor] = [
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            )
+        ]
         renderer = structlog.processors.JSONRenderer()
     else:
         render_chain = []
+        colors = sys.stderr.isatty()
         renderer = structlog.dev.ConsoleRenderer(
-            colors=sys.stderr.isatty(),
-            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False),
+            colors=colors,
+            exception_formatter=structlog.dev.RichTracebackFormatter(
+                show_locals=False, color_system="auto" if colors else None
+            ),
         )
 
     structlog.configure(

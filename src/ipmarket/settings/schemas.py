@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    ConfigDict,
     BeforeValidator,
+    ConfigDict,
     EmailStr,
     Field,
     PlainSerializer,
@@ -26,6 +26,7 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from ipmarket.kit.schemas import Schema
 
@@ -54,9 +55,7 @@ PayoutSchedule = Literal["daily", "weekly", "monthly"]
 ContentModerationLevel = Literal["relaxed", "moderate", "strict"]
 
 # RFC 6838 type/subtype names (restricted-name), compared in lower case.
-_MIME_TYPE = re.compile(
-    r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$"
-)
+_MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 # A Stripe publishable key (pk_test_... or pk_live_...), or empty when Stripe is not used.
 _STRIPE_PUBLISHABLE_KEY = r"^(pk_(test|live)_[A-Za-z0-9]{1,247})?$"
 
@@ -64,7 +63,7 @@ _STRIPE_PUBLISHABLE_KEY = r"^(pk_(test|live)_[A-Za-z0-9]{1,247})?$"
 def _number_only(value: object) -> object:
     """Amounts come as JSON numbers: no strings, no booleans."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise ValueError("Input should be a number")
+        raise PydanticCustomError("number_type", "Input should be a number")
     return value
 
 
@@ -154,11 +153,11 @@ class GeneralSettings(Schema):
 
 class PaymentSettings(Schema):
     platform_fee_percentage: Percentage = Field(
-        default=Decimal("10"),
+        default=Decimal(10),
         description="Share of every sale kept by the platform, percent (0-100, 2 decimals).",
     )
     minimum_payout: Amount = Field(
-        default=Decimal("10"),
+        default=Decimal(10),
         description="Smallest payout, in the platform currency's major unit (>= 0).",
     )
     payout_schedule: PayoutSchedule = Field(
@@ -192,11 +191,11 @@ class VerificationSettings(Schema):
         default=True, description="Premium verification requires business documents."
     )
     verification_fee: Amount = Field(
-        default=Decimal("0"),
+        default=Decimal(0),
         description="Fee for a verification request, in the platform currency (>= 0).",
     )
     manual_review_threshold: Amount = Field(
-        default=Decimal("1000"),
+        default=Decimal(1000),
         description=(
             "Amount in the platform currency at or above which a verification or transaction "
             "goes to manual review instead of automatic approval (>= 0)."
@@ -207,7 +206,8 @@ class VerificationSettings(Schema):
 class ContentSettings(Schema):
     auto_approve_ips: StrictBool = Field(
         default=False,
-        alias="autoApproveIPs", description="Approve new IP assets without an administrator's review."
+        alias="autoApproveIPs",
+        description="Approve new IP assets without an administrator's review.",
     )
     ai_content_detection: StrictBool = Field(
         default=False, description="Scan uploads for AI-generated content."
@@ -243,7 +243,8 @@ class SecuritySettings(Schema):
         default=8, description="Minimum password length (8-128)."
     )
     password_require_special_chars: StrictBool = Field(
-        default=True, description="Passwords must contain a character that is not a letter or digit."
+        default=True,
+        description="Passwords must contain a character that is not a letter or digit.",
     )
     max_login_attempts: MaxLoginAttempts = Field(
         default=5, description="Failed sign-ins in a row before the account is locked (>= 1)."

@@ -93,9 +93,7 @@ def _from_stored(
             section, key = str(error["loc"][0]), str(error["loc"][1])
             data[section].pop(key, None)
             invalid.add((section, key))
-            log.warning(
-                "platform_setting_invalid", category=section, key=key, error=error["msg"]
-            )
+            log.warning("platform_setting_invalid", category=section, key=key, error=error["msg"])
         return PlatformSettings.model_validate(data), invalid
 
 
@@ -138,9 +136,7 @@ async def update_platform_settings(
     await repository.lock_for_update()
     old, invalid = _from_stored(await repository.values())
     old_data = old.model_dump(mode="json", by_alias=True)
-    new = _validate(
-        PlatformSettings, _deep_merge(old_data, changes), "Invalid platform settings"
-    )
+    new = _validate(PlatformSettings, _deep_merge(old_data, changes), "Invalid platform settings")
     new_data = new.model_dump(mode="json", by_alias=True)
 
     rows = [

@@ -1,0 +1,235 @@
+"""The `ipmarket` command line: serve, worker, migrate, create-admin.
+
+Settings come from the environment (and `.env`), as for the API. Expected failures (bad
+configuration, an unreachable database, input the service refuses) print one red line and
+exit with status 1; only a bug shows a traceback, and never with local variables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from ipmarket.config import Settings
+from ipmarket.kit.embedded_db import EmbeddedPostgresError, pgdata_dir, resolve_database_url
+from ipmarket.kit.errors import AppError
+from ipmarket.kit.logging import configure_logging, redact_text
+
+if TYPE_CHECKING:
+    from ipmarket.identity.models import User
+
+# The repository's alembic.ini (the package is installed in editable mode from the checkout).
+ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
+
+app = typer.Typer(
+    name="ipmarket",
+    help="ipmarket: a marketplace for licensed secondary creation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold passwords and keys
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+class AdminLevelChoice(StrEnum):
+    """The admin levels of seed §4.1 (identity's AdminLevel, kept here for a light --help)."""
+
+    ADMIN = "admin"
+    SUPER_ADMIN = "super_admin"
+    MODERATOR = "moderator"
+
+
+def _fail(message: str, details: dict[str, Any] | None = None) -> NoReturn:
+    err.print(f"[bold red]error:[/bold red] [red]{escape(redact_text(message))}[/red]")
+    for item in (details or {}).get("errors", []):
+        if isinstance(item, dict) and "message" in item:
+            line = f"{item['field']}: {item['message']}" if item.get("field") else item["message"]
+            err.print(f"  [red]- {escape(redact_text(str(line)))}[/red]")
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _expected_errors() -> Iterator[None]:
+    """Turn the failures an operator can fix into a clean message."""
+    try:
+        yield
+    except AppError as exc:
+        _fail(exc.message, exc.details)
+    except EmbeddedPostgresError as exc:
+        _fail(str(exc))
+    except DBAPIError as exc:
+        if exc.statement is not None:
+            raise  # a failing statement is a bug: keep the traceback
+        _fail(f"cannot connect to the database: {exc.orig}")
+    except OSError as exc:  # refused, unknown host, timeout
+        _fail(f"cannot connect to the database: {exc}")
+
+
+def _settings() -> Settings:
+    """Read the settings and configure logging; a bad value is reported without its value."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+        _fail(f"invalid configuration: {problems}")
+    configure_logging(settings)
+    return settings
+
+
+def _describe_database(settings: Settings, url: str) -> str:
+    if settings.database_url:
+        return make_url(url).render_as_string(hide_password=True)
+    return f"embedded PostgreSQL in {pgdata_dir(settings.var_dir)}"
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+) -> None:
+    """Serve the API and the web UI (uvicorn).
+
+    Without DATABASE_URL the embedded PostgreSQL under VAR_DIR is started first.
+    """
+    settings = _settings()
+    with _expected_errors():
+        # Start the embedded server now, so a problem is reported before anything binds.
+        url = resolve_database_url(settings)
+    out.print(f"Database: {escape(_describe_database(settings, url))}")
+
+    import uvicorn  # noqa: PLC0415 - only this command needs it
+
+    uvicorn.run(
+        "ipmarket.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_config=None,  # the app's configure_logging routes uvicorn's loggers
+        server_header=False,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker: the event outbox relay and consumers (through RabbitMQ with RABBITMQ_URL)."""
+    settings = _settings()
+    from ipmarket.worker.main import run_worker  # noqa: PLC0415 - heavy, only this command
+
+    with _expected_errors():
+        try:
+            asyncio.run(run_worker(settings))
+        except KeyboardInterrupt:
+            err.print("worker stopped")
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Option(help="Alembic revision to upgrade to.")] = "head",
+) -> None:
+    """Apply the database migrations (alembic upgrade)."""
+    settings = _settings()
+    if not ALEMBIC_INI.is_file():
+        _fail(f"{ALEMBIC_INI} not found: run ipmarket from a checkout of the repository")
+
+    from alembic import command  # noqa: PLC0415 - only this command needs alembic
+    from alembic.config import Config  # noqa: PLC0415
+
+    with _expected_errors():
+        url = resolve_database_url(settings)
+        config = Config(str(ALEMBIC_INI))
+        # alembic.ini values are interpolated: a literal % must be doubled.
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+        command.upgrade(config, revision)
+    where = escape(_describe_database(settings, url))
+    out.print(f"[green]Migrated to {escape(revision)}[/green]: {where}")
+
+
+@app.command("create-admin")
+def create_admin(
+    username: Annotated[str, typer.Option(prompt=True, help="Login name of the administrator.")],
+    email: Annotated[str, typer.Option(prompt=True, help="Email address.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="Password (prompted, hidden, when omitted).",
+        ),
+    ],
+    level: Annotated[
+        AdminLevelChoice, typer.Option(case_sensitive=False, help="Admin level.")
+    ] = AdminLevelChoice.ADMIN,
+    department: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--department",
+            help="A department the admin works in; repeat for several. Default: all.",
+        ),
+    ] = None,
+) -> None:
+    """Create an administrator account (admins never register through the API)."""
+    settings = _settings()
+    with _expected_errors():
+        url = resolve_database_url(settings)
+        user = asyncio.run(
+            _create_admin(
+                url,
+                username=username,
+                email=email,
+                password=password,
+                level=level.value,
+                departments=department or None,
+            )
+        )
+    out.print(
+        f"[green]Created {level.value} {escape(user.username)}[/green] "
+        f"<{escape(user.email)}> id {user.id}"
+    )
+
+
+async def _create_admin(
+    url: str,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    level: str,
+    departments: list[str] | None,
+) -> User:
+    from ipmarket.identity.service import create_admin as create  # noqa: PLC0415
+    from ipmarket.kit.db import Database  # noqa: PLC0415
+
+    db = Database(url, pool_size=1)
+    try:
+        async with db.transaction() as session:
+            return await create(
+                session,
+                username=username,
+                email=email,
+                password=password,
+                level=level,
+                departments=departments,
+            )
+    finally:
+        await db.dispose()
+
+
+def main() -> None:
+    """Console entry point (`ipmarket`)."""
+    app()
