@@ -22,6 +22,7 @@ from ipmarket.kit.logging import configure_logging
 from ipmarket.kit.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from ipmarket.kit.ratelimit import RateLimitMiddleware
 from ipmarket.notifications import configure_email, make_email_sender
+from ipmarket.web.router import router as web_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -81,4 +82,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(wellknown_router)
     app.include_router(build_v1_router())
+    app.include_router(web_router)
     return app
