@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.eventbus import EventPayload, EventType, Queue, publish
 from ipmarket.eventbus.models import OutboxEvent, ProcessedEvent
+from ipmarket.eventbus.rabbitmq import RabbitBroker, Topology
 from ipmarket.eventbus.registry import Consumer, ConsumerRegistry, Event
 from ipmarket.kit.db import Database
 
@@ -104,9 +105,7 @@ class Recorder:
         self.behaviours[name].fail_times = 0
 
     def count(self, consumer: str, event_id: uuid.UUID | None = None) -> int:
-        return sum(
-            1 for name, eid in self.calls if name == consumer and event_id in (None, eid)
-        )
+        return sum(1 for name, eid in self.calls if name == consumer and event_id in (None, eid))
 
     def per_event(self, consumer: str) -> Counter[uuid.UUID]:
         return Counter(eid for name, eid in self.calls if name == consumer)
@@ -158,3 +157,18 @@ async def eventually(
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {within}s")
         await asyncio.sleep(every)
+
+
+def unique_prefix() -> str:
+    """A RabbitMQ name prefix of one test's own."""
+    return f"ipmarket-test-{uuid.uuid4().hex[:12]}"
+
+
+async def delete_rabbitmq_names(url: str, prefix: str) -> None:
+    """Delete the exchange and every queue named under `prefix`."""
+    broker = RabbitBroker(url, registry=ConsumerRegistry(), topology=Topology(prefix))
+    await broker.connect()
+    try:
+        await broker.delete_topology()
+    finally:
+        await broker.close()

@@ -88,21 +88,12 @@ async def event_bus_stats(session: AsyncSession) -> EventBusStats:
     unpublished = await session.scalar(
         select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None))
     )
-    by_status = dict(
-        (
-            await session.execute(
-                select(ProcessedEvent.status, func.count())
-                .where(
-                    ProcessedEvent.status.in_(
-                        [DeliveryStatus.PENDING.value, DeliveryStatus.DEAD.value]
-                    )
-                )
-                .group_by(ProcessedEvent.status)
-            )
-        )
-        .tuples()
-        .all()
+    rows = await session.execute(
+        select(ProcessedEvent.status, func.count())
+        .where(ProcessedEvent.status.in_([DeliveryStatus.PENDING.value, DeliveryStatus.DEAD.value]))
+        .group_by(ProcessedEvent.status)
     )
+    by_status: dict[str, int] = dict(rows.all())
     return EventBusStats(
         unpublished=unpublished or 0,
         pending=by_status.get(DeliveryStatus.PENDING.value, 0),

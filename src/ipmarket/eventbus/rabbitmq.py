@@ -355,8 +355,10 @@ class RabbitBroker:
             ("retry", self.topology.retry_queue(queue)),
             ("dead", self.topology.dead_letter_queue(queue)),
         ):
-            declared = await channel.declare_queue(name, passive=True)
-            counts[kind] = declared.declaration_result.message_count or 0
+            # On the raw channel: a robust channel answers passive declares from its cache.
+            underlay = await channel.get_underlay_channel()
+            declared = await underlay.queue_declare(name, passive=True)
+            counts[kind] = declared.message_count or 0
         return counts
 
     async def delete_topology(self, queues: Iterable[Queue] = tuple(Queue)) -> None:
@@ -470,6 +472,13 @@ class RabbitConsumer:
         self._only = frozenset(queues) if queues is not None else None
         self._consuming: list[tuple[AbstractQueue, str]] = []
         self._in_flight: set[asyncio.Task[Any]] = set()
+        # Messages acknowledged, dead-lettered or parked for retry by this consumer.
+        self.settled = 0
+
+    @property
+    def busy(self) -> bool:
+        """Whether a message is being handled right now."""
+        return bool(self._in_flight)
 
     async def start(self) -> None:
         for queue in self._broker.queues():
@@ -526,6 +535,7 @@ class RabbitConsumer:
                 error=str(exc),
             )
             await message.reject(requeue=False)
+            self.settled += 1
             return
         retries = retry_count(message.headers)
         final = retries >= queue.max_retries
@@ -545,6 +555,7 @@ class RabbitConsumer:
             delay = self._retry.delay(retries + 1)
             await self._broker.publish_retry(queue, message, retries=retries + 1, delay=delay)
             await message.ack()
+        self.settled += 1
 
     async def _deliver(
         self, consumer: Consumer, event: Event, *, retries: int, final: bool

