@@ -8,6 +8,7 @@ exit with status 1; only a bug shows a traceback, and never with local variables
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -73,8 +74,10 @@ def _expected_errors() -> Iterator[None]:
         if exc.statement is not None:
             raise  # a failing statement is a bug: keep the traceback
         _fail(f"cannot connect to the database: {exc.orig}")
-    except OSError as exc:  # refused, unknown host, timeout
+    except (ConnectionError, TimeoutError, socket.gaierror) as exc:
         _fail(f"cannot connect to the database: {exc}")
+    except OSError as exc:  # the machine's side: permissions, disk space, missing files
+        _fail(str(exc))
 
 
 def _settings() -> Settings:

@@ -69,13 +69,14 @@ async def test_put_rejects_bad_values_and_unknown_keys(
 ) -> None:
     admin = await create_admin(client, db)
     before = (await client.get("/v1/admin/settings", headers=admin.auth)).json()["data"]
-    for body in (
+    bodies: list[dict[str, object]] = [
         {"payments": {"platformFeePercentage": 101}},
         {"payments": {"payoutSchedule": "hourly"}},
         {"general": {"nonsense": True}},
         {"unknownSection": {}},
         {"security": {"maxLoginAttempts": "many"}},
-    ):
+    ]
+    for body in bodies:
         response = await client.put("/v1/admin/settings", headers=admin.auth, json=body)
         assert response.status_code == 422, body
         assert response.json()["error"]["code"] == "VALIDATION_ERROR"

@@ -17,7 +17,9 @@ from tests.conftest import REDIS_URL
 
 
 @pytest.fixture(scope="module")
-def live_server(database_url: str, jwt_private_key_pem: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_server(
+    database_url: str, jwt_private_key_pem: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     settings = Settings.model_validate(
         {
             "DATABASE_URL": database_url,
@@ -34,7 +36,9 @@ def live_server(database_url: str, jwt_private_key_pem: str, tmp_path_factory: p
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.eventbus import EventType, Queue, publish
@@ -338,3 +339,45 @@ def test_the_backoff_doubles_up_to_its_cap() -> None:
     assert [policy.delay(n).total_seconds() for n in range(1, 6)] == [1, 2, 4, 5, 5]
     jittery = RetryPolicy(base=timedelta(seconds=10), jitter=0.5)
     assert all(10 <= jittery.delay(1).total_seconds() <= 15 for _ in range(50))
+
+
+async def test_a_relay_without_consumers_leaves_events_for_one_that_has_them(
+    db: Database, recorder: Recorder
+) -> None:
+    # given a committed event and a relay in a process that loaded no consumers
+    event_id = await publish_committed(db, Announcement(note="x"))
+    assert await relay_for(db, recorder).run_until_idle() == 0
+
+    # when a relay that knows a consumer of it runs
+    recorder.add("test.mailer", Queue.NOTIFICATIONS, EventType.SYSTEM_MAINTENANCE)
+    await relay_for(db, recorder).run_until_idle()
+
+    # then the event is delivered after all
+    assert await effects(db, "test.mailer", event_id) == 1
+
+
+async def test_a_handler_that_loses_its_database_connection_is_recorded_and_retried(
+    db: Database, recorder: Recorder
+) -> None:
+    # given a consumer whose database connection dies under it
+    async def lose_connection(session: AsyncSession, event: Event) -> None:
+        await session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+
+    recorder.registry.add(
+        Consumer(
+            name="test.unlucky",
+            queue=Queue.NOTIFICATIONS,
+            event_types=frozenset({EventType.SYSTEM_MAINTENANCE}),
+            handler=lose_connection,
+        )
+    )
+    event_id = await publish_committed(db, Announcement(note="x"))
+
+    # when the relay runs
+    await relay_for(db, recorder).run_until_idle()
+
+    # then the failed attempt is still on record, for a retry after the backoff
+    row = await delivery(db, event_id, "test.unlucky")
+    assert row is not None
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert row.last_error is not None

@@ -28,7 +28,7 @@ from tests.support import (
 
 
 async def _count(session: AsyncSession, model: type[object]) -> int:
-    return int((await session.execute(select(func.count()).select_from(model))).scalar_one())  # type: ignore[arg-type]
+    return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
 
 
 # --- register -------------------------------------------------------------------------------

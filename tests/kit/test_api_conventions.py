@@ -95,12 +95,18 @@ async def test_openapi_documents_every_response_with_the_envelope(
     assert "HTTPValidationError" not in spec["components"]["schemas"]
 
 
-async def test_text_the_database_cannot_store_is_a_validation_error(client: httpx.AsyncClient) -> None:
+async def test_text_the_database_cannot_store_is_a_validation_error(
+    client: httpx.AsyncClient,
+) -> None:
     account = await register(client, "buyer")
-    body = await client.put("/v1/users/me", headers=account.auth, json={"profileData": {"bio\u0000": "x"}})
+    body = await client.put(
+        "/v1/users/me", headers=account.auth, json={"profileData": {"bio\u0000": "x"}}
+    )
     assert body.status_code == 422
     assert body.json()["error"]["code"] == "VALIDATION_ERROR"
-    nested = await client.put("/v1/users/me", headers=account.auth, json={"profileData": {"a": ["ok", "nul\u0000"]}})
+    nested = await client.put(
+        "/v1/users/me", headers=account.auth, json={"profileData": {"a": ["ok", "nul\u0000"]}}
+    )
     assert nested.status_code == 422
     path = await client.get("/v1/auth/verify-email/" + "a" * 20 + "%00" + "b" * 20)
     assert path.status_code in (404, 422)

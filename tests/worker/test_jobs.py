@@ -32,8 +32,9 @@ async def test_the_cleanup_job_purges_old_fully_delivered_events_only(
     # event nobody consumes
     clock.freeze(T0)
     recorder.add("test.mailer", Queue.NOTIFICATIONS, EventType.SYSTEM_MAINTENANCE)
-    recorder.add("test.revoker", Queue.CONTENT_MODERATION, EventType.AUTHORIZATION_REVOKED,
-                 fail_times=None)  # fmt: skip
+    recorder.add(
+        "test.revoker", Queue.CONTENT_MODERATION, EventType.AUTHORIZATION_REVOKED, fail_times=None
+    )
     relay = OutboxRelay(
         db, registry=recorder.registry, retry_policy=RetryPolicy(base=timedelta(0), jitter=0)
     )
@@ -42,7 +43,9 @@ async def test_the_cleanup_job_purges_old_fully_delivered_events_only(
     recorder.registry.remove("test.mailer")
     unconsumed = await publish_committed(db, Announcement(note="nobody listens"))
     await relay.run_until_idle()
-    assert (await delivery(db, dead, "test.revoker")).status == "dead"  # type: ignore[union-attr]
+    died = await delivery(db, dead, "test.revoker")
+    assert died is not None
+    assert died.status == "dead"
     recorder.add("test.mailer", Queue.NOTIFICATIONS, EventType.SYSTEM_MAINTENANCE)
 
     # and, now, a recent delivered announcement and one not relayed yet

@@ -382,6 +382,8 @@ class OutboxPublisher:
         self._db = db
         self._broker = broker
         self._batch_size = batch_size
+        # Rows the last `publish_once` could not publish (the broker unreachable, say).
+        self.failed_last_run = 0
 
     async def publish_once(self) -> int:
         """Publish one batch; return how many rows were published (and marked so)."""
@@ -430,6 +432,7 @@ class OutboxPublisher:
                         )
                     )
             failed = len(rows) - len(published)
+            self.failed_last_run = failed
             if failed:
                 log.warning("outbox.publish_failed", failed=failed, published=len(published))
             else:
@@ -437,13 +440,18 @@ class OutboxPublisher:
             return len(published)
 
     async def run_forever(self, stop: asyncio.Event, poll_interval: float = 0.5) -> None:
+        """Publish until `stop` is set; pause `poll_interval` when idle, longer and longer
+        while publishing fails (the broker or the database unreachable)."""
         failures = 0
         while not stop.is_set():
             try:
                 done = await self.publish_once()
             except Exception:
+                log.exception("outbox.publisher_error", consecutive_failures=failures + 1)
+                done = 0
+                self.failed_last_run = 1
+            if self.failed_last_run and not done:
                 failures += 1
-                log.exception("outbox.publisher_error", consecutive_failures=failures)
                 await wait_for_stop(
                     stop, min(poll_interval * 2**failures, MAX_IDLE_BACKOFF_SECONDS)
                 )
@@ -561,64 +569,10 @@ class RabbitConsumer:
         self, consumer: Consumer, event: Event, *, retries: int, final: bool
     ) -> bool:
         """Run `consumer` on `event` at most once to effect; True if it is (now) processed."""
-        key = (ProcessedEvent.event_id == event.id, ProcessedEvent.consumer == consumer.name)
         try:
-            async with self._db.sessionmaker() as session:
-                await session.execute(
-                    pg_insert(ProcessedEvent)
-                    .values(
-                        event_id=event.id,
-                        consumer=consumer.name,
-                        status=DeliveryStatus.PENDING.value,
-                        attempts=0,
-                        next_attempt_at=utcnow(),
-                    )
-                    .on_conflict_do_nothing()
-                )
-                # Waits for a concurrent delivery of the same (event, consumer) to finish.
-                row = (
-                    await session.execute(
-                        select(ProcessedEvent.status, ProcessedEvent.attempts)
-                        .where(*key)
-                        .with_for_update()
-                    )
-                ).one()
-                if row.status == DeliveryStatus.PROCESSED.value:
-                    await session.rollback()
-                    log.info(
-                        "event.duplicate_skipped", event_id=str(event.id), consumer=consumer.name
-                    )
-                    return True
-                error = await run_handler(
-                    session, consumer, event, time_limit=self._handler_timeout
-                )
-                attempts = row.attempts + 1
-                if error is None:
-                    await mark_processed(
-                        session, event.id, consumer.name, attempts=attempts, now=utcnow()
-                    )
-                    await session.commit()
-                    log.info(
-                        "event.delivered",
-                        event_id=str(event.id),
-                        event_type=event.type.value,
-                        consumer=consumer.name,
-                        attempts=attempts,
-                    )
-                    return True
-                message = error_text(error)
-                next_attempt_at = utcnow() + self._retry.delay(retries + 1)
-                await mark_failed(
-                    session,
-                    event.id,
-                    consumer.name,
-                    attempts=attempts,
-                    error=message,
-                    dead=final,
-                    next_attempt_at=next_attempt_at,
-                )
-                await session.commit()
+            return await self._attempt(consumer, event, retries=retries, final=final)
         except Exception as exc:
+            # The database failed us, not the handler: the message is retried all the same.
             log.exception(
                 "event.delivery_error",
                 event_id=str(event.id),
@@ -626,6 +580,66 @@ class RabbitConsumer:
                 error=error_text(exc),
             )
             return False
+
+    async def _attempt(
+        self, consumer: Consumer, event: Event, *, retries: int, final: bool
+    ) -> bool:
+        async with self._db.sessionmaker() as session:
+            await session.execute(
+                pg_insert(ProcessedEvent)
+                .values(
+                    event_id=event.id,
+                    consumer=consumer.name,
+                    status=DeliveryStatus.PENDING.value,
+                    attempts=0,
+                    next_attempt_at=utcnow(),
+                )
+                .on_conflict_do_nothing()
+            )
+            # Waits while a copy of the same message is being handled for this consumer.
+            row = (
+                await session.execute(
+                    select(ProcessedEvent.status, ProcessedEvent.attempts)
+                    .where(
+                        ProcessedEvent.event_id == event.id,
+                        ProcessedEvent.consumer == consumer.name,
+                    )
+                    .with_for_update()
+                )
+            ).one()
+            if row.status == DeliveryStatus.PROCESSED.value:
+                await session.rollback()
+                log.info("event.duplicate_skipped", event_id=str(event.id), consumer=consumer.name)
+                return True
+
+            error = await run_handler(session, consumer, event, time_limit=self._handler_timeout)
+            attempts = row.attempts + 1
+            if error is None:
+                await mark_processed(
+                    session, event.id, consumer.name, attempts=attempts, now=utcnow()
+                )
+                await session.commit()
+                log.info(
+                    "event.delivered",
+                    event_id=str(event.id),
+                    event_type=event.type.value,
+                    consumer=consumer.name,
+                    attempts=attempts,
+                )
+                return True
+
+            message = error_text(error)
+            next_attempt_at = utcnow() + self._retry.delay(retries + 1)
+            await mark_failed(
+                session,
+                event.id,
+                consumer.name,
+                attempts=attempts,
+                error=message,
+                dead=final,
+                next_attempt_at=next_attempt_at,
+            )
+            await session.commit()
         log_failure(
             consumer,
             event.id,

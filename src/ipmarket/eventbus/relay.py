@@ -118,6 +118,8 @@ class OutboxRelay:
         Errors (the database going away) are logged and retried with a growing pause; the
         delivery in progress when `stop` is set is finished, not abandoned.
         """
+        if not self._registry.consumers:
+            log.warning("relay.no_consumers", detail="events stay in the outbox")
         log.info("relay.started", consumers=sorted(self._registry.consumers))
         failures = 0
         while not stop.is_set():
@@ -137,7 +139,13 @@ class OutboxRelay:
     # -- fan-out -------------------------------------------------------------------------
 
     async def fan_out(self) -> int:
-        """Turn one batch of unpublished events into pending deliveries; return the count."""
+        """Turn one batch of unpublished events into pending deliveries; return the count.
+
+        A relay that knows no consumer at all (its process loaded no handlers) leaves the
+        events for one that does, rather than marking them published to nobody.
+        """
+        if not self._registry.consumers:
+            return 0
         async with self._db.transaction() as session:
             rows = (
                 await session.execute(
@@ -293,7 +301,8 @@ class OutboxRelay:
                 # The handler left the transaction unusable (a lost connection, say): record
                 # the failure afresh unless another relay has taken the delivery meanwhile.
                 log.warning("relay.record_failure_retry", consumer=consumer.name, exc_info=True)
-                await session.rollback()
+                with contextlib.suppress(Exception):
+                    await session.rollback()
                 async with self._db.transaction() as fresh:
                     await mark_failed(
                         fresh,

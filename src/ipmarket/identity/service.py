@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -498,17 +499,26 @@ async def create_admin(
     departments: list[str] | None = None,
 ) -> User:
     """Create an administrator (the CLI's `create-admin`). Admins never self-register."""
+    if level not in {lvl.value for lvl in AdminLevel}:
+        raise ValidationFailed(f"level must be one of {', '.join(AdminLevel)}")
+    wanted = departments if departments is not None else [d.value for d in Department]
+    unknown = sorted(set(wanted) - {d.value for d in Department})
+    if unknown:
+        raise ValidationFailed(f"unknown departments: {', '.join(unknown)}")
+    chosen = sorted(set(wanted))
     try:
-        AdminLevel(level)
-        chosen = [
-            Department(d).value
-            for d in (departments if departments is not None else list(Department))
-        ]
         shape = RegisterRequest(
             username=username, email=email, password=password, user_type="buyer"
         )
-    except ValueError as exc:
-        raise ValidationFailed(str(exc)) from exc
+    except PydanticValidationError as exc:
+        # Never echo the input back: it may hold the password.
+        errors = [
+            {"field": ".".join(str(part) for part in e["loc"]), "message": e["msg"]}
+            for e in exc.errors(include_input=False, include_url=False)
+        ]
+        raise ValidationFailed(
+            "Invalid administrator details", details={"errors": errors}
+        ) from None
     platform = await get_platform_settings(session)
     check_password_policy(
         password,

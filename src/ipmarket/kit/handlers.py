@@ -92,7 +92,9 @@ async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
     client's error; any other database error is ours."""
     if _is_unstorable_text(exc):
         return JSONResponse(
-            error_payload(ErrorCode.VALIDATION_ERROR, "Text contains characters that cannot be stored"),
+            error_payload(
+                ErrorCode.VALIDATION_ERROR, "Text contains characters that cannot be stored"
+            ),
             status_code=422,
         )
     return await _unhandled(request, exc)

@@ -138,12 +138,9 @@ def configure_logging(settings: Settings) -> None:
         renderer = structlog.processors.JSONRenderer()
     else:
         render_chain = []
-        colors = sys.stderr.isatty()
+        # Plain tracebacks: compact, and never with local variables.
         renderer = structlog.dev.ConsoleRenderer(
-            colors=colors,
-            exception_formatter=structlog.dev.RichTracebackFormatter(
-                show_locals=False, color_system="auto" if colors else None
-            ),
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
         )
 
     structlog.configure(

@@ -36,10 +36,15 @@ async def reset_password_submit(
 ) -> HTMLResponse:
     context: dict[str, object] = {"token": token}
     if password != confirm:
-        context |= {"message": "The two passwords differ.", "errors": ["Type the same password twice."]}
+        context |= {
+            "message": "The two passwords differ.",
+            "errors": ["Type the same password twice."],
+        }
         return templates.TemplateResponse(request, "reset_password.html", context, status_code=422)
     try:
-        await IdentityService(session, signer=signer, settings=settings).reset_password(token, password)
+        await IdentityService(session, signer=signer, settings=settings).reset_password(
+            token, password
+        )
     except AppError as exc:
         problems = [str(e.get("message")) for e in exc.details.get("errors", [])] or [exc.message]
         context |= {"message": exc.message, "errors": problems}
