@@ -17,10 +17,10 @@ from tests.conftest import REDIS_URL
 
 
 @pytest.fixture(scope="module")
-def live_server(
+def live_settings(
     database_url: str, jwt_private_key_pem: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    settings = Settings.model_validate(
+) -> Settings:
+    return Settings.model_validate(
         {
             "DATABASE_URL": database_url,
             "REDIS_URL": REDIS_URL,
@@ -32,12 +32,16 @@ def live_server(
             "RATE_LIMIT_AUTH_PER_MINUTE": 1_000_000,
         }
     )
+
+
+@pytest.fixture(scope="module")
+def live_server(live_settings: Settings) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
+        uvicorn.Config(create_app(live_settings), log_level="warning", lifespan="on")
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -52,8 +56,3 @@ def live_server(
         server.should_exit = True
         thread.join(timeout=20)
         sock.close()
-
-
-@pytest.fixture(scope="module")
-def live_settings_var(live_server: str) -> None:
-    """Marker fixture: the live server is up."""
