@@ -37,7 +37,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         "RATE_LIMIT_USER_PER_HOUR",
     ):
         monkeypatch.delenv(name, raising=False)
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.ipmarket_env == "development"
     assert settings.rate_limit_user_per_hour == 1000
     assert settings.run_relay_in_process is True
@@ -48,10 +48,10 @@ def test_production_refuses_to_start_without_a_signing_key(monkeypatch: pytest.M
     monkeypatch.setenv("DATABASE_URL", "postgresql://u@db:5432/x")
     monkeypatch.delenv("JWT_PRIVATE_KEY", raising=False)
     with pytest.raises(ValidationError, match="JWT_PRIVATE_KEY"):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
     monkeypatch.setenv("JWT_PRIVATE_KEY", "")
     with pytest.raises(ValidationError, match="JWT_PRIVATE_KEY"):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
 
 
 def test_production_refuses_an_embedded_database(
@@ -61,7 +61,7 @@ def test_production_refuses_an_embedded_database(
     monkeypatch.setenv("JWT_PRIVATE_KEY", jwt_private_key_pem)
     monkeypatch.delenv("DATABASE_URL", raising=False)
     with pytest.raises(ValidationError, match="DATABASE_URL"):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
 
 
 def test_development_key_is_generated_once_and_kept(tmp_path: Path) -> None:
