@@ -34,6 +34,8 @@ from ipmarket.eventbus.registry import Consumer, Event, Queue
 log = structlog.get_logger(__name__)
 
 MAX_ERROR_LENGTH = 2000
+# Its own source: jitter must not draw from (or disturb) the global `random` state.
+_jitter = random.SystemRandom()
 
 DELIVERIES = Counter(
     "ipmarket_event_deliveries_total",
@@ -73,7 +75,7 @@ class RetryPolicy:
             self.base.total_seconds() * self.factor**exponent, self.max_delay.total_seconds()
         )
         if self.jitter:
-            seconds += seconds * self.jitter * random.random()  # noqa: S311 - not security
+            seconds += seconds * self.jitter * _jitter.random()
         return timedelta(seconds=seconds)
 
 
