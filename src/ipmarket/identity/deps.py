@@ -85,10 +85,11 @@ class Authorize:
         if found is None:
             raise Unauthorized("Invalid or expired access token")
         user, auth_session = found
-        if auth_session.revoked_at is not None:
-            raise Unauthorized("Session has ended")
+        # The account's state comes first: a suspended user is told so, not "session ended".
         if user.status != UserStatus.ACTIVE:
             raise Forbidden(f"Account is {user.status}", details={"status": user.status})
+        if auth_session.revoked_at is not None:
+            raise Unauthorized("Session has ended")
         # Permissions come from the current row, not the token, so a change applies at once.
         permissions = permissions_for(user.user_type, user.admin_level, user.departments)
         if self.permission is not None:

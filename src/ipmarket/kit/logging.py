@@ -29,6 +29,8 @@ _SENSITIVE_KEY = re.compile(
 _URL_CREDENTIALS = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^/:@\s]*:)[^@\s/]+@", re.IGNORECASE)
 _BEARER = re.compile(r"(?P<head>\bbearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# One-time tokens travel in URLs (the email verification link, the reset page's query).
+_URL_TOKEN = re.compile(r"(?P<head>verify-email/|[?&]token=)[A-Za-z0-9_-]{16,}")
 _MAX_DEPTH = 8
 
 # Libraries that are chatty at INFO: they log warnings and errors only.
@@ -49,9 +51,10 @@ _DROPPED_KEYS = ("color_message",)
 
 
 def redact_text(text: str) -> str:
-    """Mask credentials in free text: URL passwords, bearer tokens, JWTs."""
+    """Mask credentials in free text: URL passwords, bearer tokens, JWTs, URL tokens."""
     text = _URL_CREDENTIALS.sub(rf"\g<head>{REDACTED}@", text)
     text = _BEARER.sub(rf"\g<head>{REDACTED}", text)
+    text = _URL_TOKEN.sub(rf"\g<head>{REDACTED}", text)
     return _JWT.sub(REDACTED, text)
 
 

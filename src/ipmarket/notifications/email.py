@@ -123,7 +123,8 @@ def build_mime_message(message: EmailMessage, *, sender: str) -> MimeMessage:
     mime["Date"] = format_datetime(utcnow())
     # An explicit domain: make_msgid would otherwise resolve this host's FQDN (slow DNS).
     mime["Message-ID"] = make_msgid(domain=domain)
-    mime.set_content(message.text)
+    # 8bit keeps links whole in the raw message (quoted-printable would fold them).
+    mime.set_content(message.text, cte="8bit")
     if message.html is not None:
         mime.add_alternative(message.html, subtype="html")
     return mime
