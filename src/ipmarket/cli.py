@@ -8,6 +8,7 @@ exit with status 1; only a bug shows a traceback, and never with local variables
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -117,6 +118,10 @@ def serve(
 
     import uvicorn  # noqa: PLC0415 - only this command needs it
 
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; by default that kills
+    # the process before exit handlers run, leaving the embedded PostgreSQL without its
+    # owner. Turn it into a normal exit instead.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     uvicorn.run(
         "ipmarket.app:create_app",
         factory=True,
@@ -125,6 +130,10 @@ def serve(
         log_config=None,  # the app's configure_logging routes uvicorn's loggers
         server_header=False,
     )
+
+
+def _exit_on_sigterm(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 @app.command()
