@@ -2,7 +2,12 @@
 
 from ipmarket.audit.models import AuditLog
 from ipmarket.eventbus.models import OutboxEvent, ProcessedEvent
+from ipmarket.files.models import StoredFile
 from ipmarket.identity.models import AuthSession, OneTimeToken, RefreshToken, User
+from ipmarket.ip_assets.models import IPAsset, LicenseTerms
+from ipmarket.licensing.models import LicenseApplication
+from ipmarket.products.models import Product
+from ipmarket.provenance.models import AuthorizationChain
 from ipmarket.kit.db import Base
 from ipmarket.settings.models import AdminSetting
 
@@ -10,6 +15,12 @@ metadata = Base.metadata
 
 __all__ = [
     "AdminSetting",
+    "AuthorizationChain",
+    "IPAsset",
+    "LicenseApplication",
+    "LicenseTerms",
+    "Product",
+    "StoredFile",
     "AuditLog",
     "AuthSession",
     "OneTimeToken",

@@ -58,15 +58,16 @@ class Principal:
 
 
 class Authorize:
-    """Require an authenticated, active caller holding `permission` (None: any user).
+    """Require an authenticated, active caller holding one of `permissions` (none named:
+    any user).
 
     The user and their session are read from the database on every request, so a
     suspension, ban, logout or password reset takes effect at once, even for a token
-    issued before it.
+    issued before it. Object ownership is checked by the services, not here.
     """
 
-    def __init__(self, permission: Permission | None = None) -> None:
-        self.permission = permission
+    def __init__(self, *permissions: Permission) -> None:
+        self.permissions = permissions
 
     async def __call__(
         self,
@@ -92,13 +93,14 @@ class Authorize:
             raise Unauthorized("Session has ended")
         # Permissions come from the current row, not the token, so a change applies at once.
         permissions = permissions_for(user.user_type, user.admin_level, user.departments)
-        if self.permission is not None:
-            if not holds(permissions, self.permission):
+        if self.permissions:
+            granted = [p for p in self.permissions if holds(permissions, p)]
+            if not granted:
                 raise Forbidden(
                     "You do not have permission to do this",
-                    details={"requiredPermission": self.permission.value},
+                    details={"requiredPermission": [p.value for p in self.permissions]},
                 )
-            if self.permission in ACTING_PERMISSIONS and user.email_verified_at is None:
+            if all(p in ACTING_PERMISSIONS for p in granted) and user.email_verified_at is None:
                 platform = await get_platform_settings(session)
                 if platform.general.require_email_verification:
                     raise Forbidden(

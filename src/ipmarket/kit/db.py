@@ -7,7 +7,7 @@ dependency or the job runner), never inside services.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -61,6 +61,31 @@ def async_url(url: str) -> str:
     raise ValueError("DATABASE_URL must be a PostgreSQL URL")
 
 
+AfterCommit = Callable[[], Awaitable[None]]
+_AFTER_COMMIT = "ipmarket.after_commit"
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run `callback` once the session's transaction has committed (never on rollback).
+
+    For effects that must not happen before the data they describe is visible, such as
+    invalidating a cache other processes read.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run the after-commit callbacks registered on the session."""
+    await session.commit()
+    callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
+    for callback in callbacks:
+        await callback()
+
+
+def discard_after_commit(session: AsyncSession) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+
+
 class Database:
     """The engine and session factory of one process."""
 
@@ -77,8 +102,9 @@ class Database:
         async with self.sessionmaker() as session:
             try:
                 yield session
-                await session.commit()
+                await commit(session)
             except BaseException:
+                discard_after_commit(session)
                 await session.rollback()
                 raise
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ipmarket.kit.db import Database
+from ipmarket.kit.db import Database, commit, discard_after_commit
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -17,8 +17,9 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     async with db.sessionmaker() as session:
         try:
             yield session
-            await session.commit()
+            await commit(session)
         except BaseException:
+            discard_after_commit(session)
             await session.rollback()
             raise
 

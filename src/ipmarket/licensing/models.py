@@ -1,0 +1,67 @@
+"""License applications; an approved application is a license."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ipmarket.kit.db import Base, IdMixin, TimestampMixin
+
+
+class LicenseStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class LicenseApplication(IdMixin, TimestampMixin, Base):
+    __tablename__ = "license_applications"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'approved', 'rejected', 'revoked', 'expired')", name="status"
+        ),
+        Index("idx_license_applications_asset_status", "ip_asset_id", "status"),
+        Index("idx_license_applications_applicant", "applicant_id", "status"),
+        Index("idx_license_applications_licensor", "licensor_id", "status"),
+        Index(
+            "idx_license_applications_expiring",
+            "expires_at",
+            postgresql_where="status = 'approved' AND expires_at IS NOT NULL",
+        ),
+        # One pending application per terms and applicant.
+        Index(
+            "uq_license_applications_pending",
+            "license_terms_id",
+            "applicant_id",
+            unique=True,
+            postgresql_where="status = 'pending'",
+        ),
+    )
+
+    ip_asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ip_assets.id"))
+    applicant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    # The asset's owner when the application was made.
+    licensor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    license_terms_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("license_terms.id"))
+    application_data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    max_base_fee_minor: Mapped[int | None] = mapped_column(BigInteger)
+    max_revenue_share_percentage: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    status: Mapped[str] = mapped_column(String(20), default=LicenseStatus.PENDING.value)
+    approved_at: Mapped[datetime | None]
+    approved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    expires_at: Mapped[datetime | None]
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None]
+    revocation_reason: Mapped[str | None] = mapped_column(Text)
+    # The terms as they were at approval: what the license grants from then on.
+    terms_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
