@@ -5,6 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ipmarket.admin.router import router as admin_router
+from ipmarket.files.router import router as files_router
+from ipmarket.ip_assets.router import admin_router as admin_ip_assets_router
+from ipmarket.ip_assets.router import router as ip_assets_router
+from ipmarket.licensing.router import admin_router as admin_licenses_router
+from ipmarket.licensing.router import router as licenses_router
+from ipmarket.licensing.router import terms_router
+from ipmarket.products.router import router as products_router
+from ipmarket.provenance.router import router as verification_router
 from ipmarket.identity.admin_router import router as admin_users_router
 from ipmarket.identity.router import router as auth_router
 from ipmarket.identity.router import users_router
@@ -22,6 +30,16 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/v1/auth/forgot-password"),
         ("POST", "/v1/auth/reset-password"),
         ("GET", "/v1/auth/verify-email/{token}"),
+        # the signature in the URL is the authorization
+        ("GET", "/v1/files/{file_id}/content"),
+        ("GET", "/v1/ip-assets"),
+        ("GET", "/v1/ip-assets/{asset_id}"),
+        ("GET", "/v1/ip-assets/{asset_id}/licenses"),
+        ("GET", "/v1/licenses/{license_id}/verify"),
+        ("GET", "/v1/products"),
+        ("GET", "/v1/products/{product_id}"),
+        ("GET", "/v1/products/{product_id}/verify"),
+        ("GET", "/v1/verify/{code}"),
     }
 )
 
@@ -32,6 +50,14 @@ MODULE_ROUTERS: tuple[APIRouter, ...] = (
     users_router,
     admin_users_router,
     admin_router,
+    admin_ip_assets_router,
+    admin_licenses_router,
+    files_router,
+    ip_assets_router,
+    terms_router,
+    licenses_router,
+    products_router,
+    verification_router,
 )
 
 

@@ -11,6 +11,7 @@ from starlette.types import Scope
 
 from ipmarket.api import build_v1_router
 from ipmarket.config import Settings, get_settings
+from ipmarket.files import FILES_PATH, make_storage, url_key
 from ipmarket.health import router as health_router
 from ipmarket.identity import TokenSigner, bearer_subject
 from ipmarket.identity.router import wellknown_router
@@ -22,6 +23,7 @@ from ipmarket.kit.logging import configure_logging
 from ipmarket.kit.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from ipmarket.kit.ratelimit import RateLimitMiddleware
 from ipmarket.notifications import configure_email, make_email_sender
+from ipmarket.provenance import configure_verification_cache
 from ipmarket.web.router import router as web_router
 
 
@@ -36,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         import ipmarket.handlers  # noqa: F401, PLC0415 - registers event consumers at startup
 
         configure_email(make_email_sender(settings))
+        configure_verification_cache(cache)
         app.state.db = Database(resolve_database_url(settings))
         stop = asyncio.Event()
         background: asyncio.Task[None] | None = None
@@ -61,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.signer = signer
     app.state.cache = cache
+    app.state.file_storage = make_storage(settings)
+    url_key(settings)  # read (in development, make) the file URL key now, not mid-request
 
     def subject(scope: Scope) -> str | None:
         for key, value in scope.get("headers", []):
@@ -76,7 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_per_minute=settings.rate_limit_auth_per_minute,
         resolve_subject=subject,
     )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        overrides={FILES_PATH: settings.max_upload_bytes},
+    )
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     app.include_router(health_router)

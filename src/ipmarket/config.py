@@ -9,6 +9,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# A file URL key shorter than this is refused in production (e.g. `openssl rand -hex 32`).
+MIN_FILE_URL_SECRET_LENGTH = 32
+
 
 class Settings(BaseSettings):
     """Deployment settings. Platform settings that admins change live in the database."""
@@ -37,6 +40,14 @@ class Settings(BaseSettings):
 
     login_lockout_minutes: int = Field(default=15, ge=1, alias="LOGIN_LOCKOUT_MINUTES")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, alias="MAX_BODY_BYTES")
+    # The request body ceiling of file uploads (/v1/files), in place of MAX_BODY_BYTES. Each
+    # file is further limited by the platform setting content.maxFileSize.
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1024, alias="MAX_UPLOAD_BYTES")
+    # HMAC key of the signed file URLs. Development keeps a generated one under VAR_DIR.
+    file_url_secret: SecretStr | None = Field(default=None, alias="FILE_URL_SECRET")
+    file_url_ttl_seconds: int = Field(
+        default=3600, ge=60, le=7 * 24 * 3600, alias="FILE_URL_TTL_SECONDS"
+    )
     # Run the outbox relay inside the API process (the embedded mode).
     relay_in_process: bool | None = Field(default=None, alias="RELAY_IN_PROCESS")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
@@ -59,6 +70,12 @@ class Settings(BaseSettings):
                 raise ValueError("JWT_PRIVATE_KEY must be set when IPMARKET_ENV=production")
             if self.database_url is None:
                 raise ValueError("DATABASE_URL must be set when IPMARKET_ENV=production")
+            secret = self.file_url_secret.get_secret_value() if self.file_url_secret else ""
+            if len(secret) < MIN_FILE_URL_SECRET_LENGTH:
+                raise ValueError(
+                    f"FILE_URL_SECRET must be set, at least {MIN_FILE_URL_SECRET_LENGTH} "
+                    "characters, when IPMARKET_ENV=production"
+                )
         return self
 
 

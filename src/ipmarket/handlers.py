@@ -1,3 +1,6 @@
-"""Imports every module's event consumers so they register with the event bus."""
+"""Imports every module's event consumers, in-transaction hooks and periodic jobs so that
+they register."""
 
 import ipmarket.identity.handlers  # noqa: F401
+import ipmarket.licensing.handlers  # noqa: F401
+import ipmarket.products.handlers  # noqa: F401

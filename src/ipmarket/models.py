@@ -4,8 +4,8 @@ from ipmarket.audit.models import AuditLog
 from ipmarket.eventbus.models import OutboxEvent, ProcessedEvent
 from ipmarket.files.models import StoredFile
 from ipmarket.identity.models import AuthSession, OneTimeToken, RefreshToken, User
-from ipmarket.ip_assets.models import IPAsset, LicenseTerms
-from ipmarket.licensing.models import LicenseApplication
+from ipmarket.ip_assets.models import IPAsset
+from ipmarket.licensing.models import LicenseApplication, LicenseTerms
 from ipmarket.products.models import Product
 from ipmarket.provenance.models import AuthorizationChain
 from ipmarket.kit.db import Base

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, Query
 
 from ipmarket import audit
 from ipmarket.admin.events import PlatformSettingsChanged
+from ipmarket.admin.queries import pending_ip_assets, pending_licenses
+from ipmarket.admin.schemas import AdminIPAssetRead, AdminLicenseRead
 from ipmarket.eventbus import publish
 from ipmarket.identity import Authorize, Permission, Principal
 from ipmarket.kit.deps import DbSession
@@ -108,3 +110,25 @@ async def get_audit_logs(
     )
     items = [audit.AuditLogRead.model_validate(r) for r in rows]
     return paged(items, page=paging.page, limit=paging.limit, total=total)
+
+
+@router.get("/ip-assets/pending", responses=_ERRORS, summary="IP assets waiting for review")
+async def get_pending_ip_assets(
+    session: DbSession,
+    paging: Paging,
+    _: Annotated[Principal, Depends(Authorize(Permission.VERIFY_IP))],
+) -> APIResponse[list[AdminIPAssetRead]]:
+    items, total = await pending_ip_assets(session, offset=paging.offset, limit=paging.limit)
+    reads = [AdminIPAssetRead.model_validate(item) for item in items]
+    return paged(reads, page=paging.page, limit=paging.limit, total=total)
+
+
+@router.get("/licenses/pending", responses=_ERRORS, summary="License applications waiting for a decision")
+async def get_pending_licenses(
+    session: DbSession,
+    paging: Paging,
+    _: Annotated[Principal, Depends(Authorize(Permission.APPROVE_LICENSES))],
+) -> APIResponse[list[AdminLicenseRead]]:
+    items, total = await pending_licenses(session, offset=paging.offset, limit=paging.limit)
+    reads = [AdminLicenseRead.model_validate(item) for item in items]
+    return paged(reads, page=paging.page, limit=paging.limit, total=total)

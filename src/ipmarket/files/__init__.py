@@ -1,0 +1,26 @@
+"""Files: uploads stored through a storage port, served through signed, expiring URLs.
+
+Other modules use only what is named here. IP assets and products accept only URLs of files
+their user uploaded (`resolve_owned_files`), keep the file ids, and render them back as
+signed URLs (`signed_url`).
+"""
+
+from ipmarket.files.models import StoredFile
+from ipmarket.files.service import file_hashes, file_id_from_url, resolve_owned_files
+from ipmarket.files.signing import FILES_PATH, signed_url, url_key
+from ipmarket.files.sniff import sniff
+from ipmarket.files.storage import LocalStorage, Storage, make_storage
+
+__all__ = [
+    "FILES_PATH",
+    "LocalStorage",
+    "Storage",
+    "StoredFile",
+    "file_hashes",
+    "file_id_from_url",
+    "make_storage",
+    "resolve_owned_files",
+    "signed_url",
+    "sniff",
+    "url_key",
+]

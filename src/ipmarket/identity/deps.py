@@ -123,3 +123,18 @@ def bearer_subject(signer: TokenSigner, authorization: str | None) -> str | None
         return str(signer.verify(authorization[7:].strip(), now=utcnow()).user_id)
     except InvalidToken:
         return None
+
+
+async def optional_principal(
+    session: DbSession,
+    signer: Signer,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """The caller on a public route: None when anonymous. A token that is sent but invalid
+    is still refused, so a client never mistakes a broken login for the public view."""
+    if credentials is None:
+        return None
+    return await Authorize()(session, signer, credentials)
+
+
+MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]

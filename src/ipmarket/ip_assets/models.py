@@ -4,27 +4,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
     CheckConstraint,
     Computed,
     ForeignKey,
     Index,
-    Integer,
-    Numeric,
     String,
     Text,
-    func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ipmarket.kit.clock import utcnow
 from ipmarket.kit.db import Base, IdMixin, TimestampMixin
 
 
@@ -38,12 +31,6 @@ class AssetStatus(StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
     DELETED = "deleted"
-
-
-class LicenseType(StrEnum):
-    STANDARD = "standard"
-    PREMIUM = "premium"
-    EXCLUSIVE = "exclusive"
 
 
 SEARCH_VECTOR = (
@@ -85,7 +72,9 @@ class IPAsset(IdMixin, TimestampMixin, Base):
     # Files uploaded by the creator; the API shows them as signed URLs.
     file_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID(as_uuid=True)), default=list)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, default=dict)
-    verification_status: Mapped[str] = mapped_column(String(20), default=VerificationStatus.PENDING.value)
+    verification_status: Mapped[str] = mapped_column(
+        String(20), default=VerificationStatus.PENDING.value
+    )
     # Set when the owner submits for review; a pending asset without it is a draft.
     submitted_at: Mapped[datetime | None]
     reviewed_at: Mapped[datetime | None]
@@ -102,37 +91,3 @@ class IPAsset(IdMixin, TimestampMixin, Base):
     )
     deleted_at: Mapped[datetime | None]
     search_vector: Mapped[str] = mapped_column(TSVECTOR, Computed(SEARCH_VECTOR, persisted=True))
-
-
-class LicenseTerms(IdMixin, Base):
-    """Terms an asset's owner offers. Immutable once an application references them:
-    a change then makes a new version and retires the old one."""
-
-    __tablename__ = "license_terms"
-    __table_args__ = (
-        CheckConstraint("license_type IN ('standard', 'premium', 'exclusive')", name="license_type"),
-        CheckConstraint(
-            "revenue_share_percentage >= 0 AND revenue_share_percentage <= 100", name="share"
-        ),
-        CheckConstraint("base_fee_minor >= 0", name="base_fee"),
-        Index("idx_license_terms_asset", "ip_asset_id", "is_current"),
-    )
-
-    ip_asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ip_assets.id"))
-    license_type: Mapped[str] = mapped_column(String(20))
-    revenue_share_percentage: Mapped[Decimal] = mapped_column(Numeric(5, 2))
-    base_fee_minor: Mapped[int] = mapped_column(BigInteger, default=0)
-    currency: Mapped[str] = mapped_column(String(3), default="USD")
-    # "WORLDWIDE" or ISO 3166-1 alpha-2 codes joined by commas, sorted.
-    territory: Mapped[str] = mapped_column(String(1000))
-    # An ISO 8601 duration (P1Y, P6M, P90D) or PERPETUAL.
-    duration: Mapped[str] = mapped_column(String(50))
-    requirements: Mapped[str] = mapped_column(Text, default="")
-    restrictions: Mapped[str] = mapped_column(Text, default="")
-    auto_approve: Mapped[bool] = mapped_column(Boolean, default=False)
-    derivatives_allowed: Mapped[bool] = mapped_column(Boolean, default=True)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    # The first version's id: every version of the same terms shares it.
-    lineage_id: Mapped[uuid.UUID]
-    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

@@ -8,11 +8,29 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ipmarket.kit.clock import utcnow
 from ipmarket.kit.db import Base, IdMixin, TimestampMixin
+
+
+class LicenseType(StrEnum):
+    STANDARD = "standard"
+    PREMIUM = "premium"
+    EXCLUSIVE = "exclusive"
 
 
 class LicenseStatus(StrEnum):
@@ -65,3 +83,39 @@ class LicenseApplication(IdMixin, TimestampMixin, Base):
     revocation_reason: Mapped[str | None] = mapped_column(Text)
     # The terms as they were at approval: what the license grants from then on.
     terms_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class LicenseTerms(IdMixin, Base):
+    """Terms an asset's owner offers. Immutable once an application references them:
+    a change then makes a new version and retires the old one."""
+
+    __tablename__ = "license_terms"
+    __table_args__ = (
+        CheckConstraint(
+            "license_type IN ('standard', 'premium', 'exclusive')", name="license_type"
+        ),
+        CheckConstraint(
+            "revenue_share_percentage >= 0 AND revenue_share_percentage <= 100", name="share"
+        ),
+        CheckConstraint("base_fee_minor >= 0", name="base_fee"),
+        Index("idx_license_terms_asset", "ip_asset_id", "is_current"),
+    )
+
+    ip_asset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ip_assets.id"))
+    license_type: Mapped[str] = mapped_column(String(20))
+    revenue_share_percentage: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    base_fee_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    # "WORLDWIDE" or ISO 3166-1 alpha-2 codes joined by commas, sorted.
+    territory: Mapped[str] = mapped_column(String(1000))
+    # An ISO 8601 duration (P1Y, P6M, P90D) or PERPETUAL.
+    duration: Mapped[str] = mapped_column(String(50))
+    requirements: Mapped[str] = mapped_column(Text, default="")
+    restrictions: Mapped[str] = mapped_column(Text, default="")
+    auto_approve: Mapped[bool] = mapped_column(Boolean, default=False)
+    derivatives_allowed: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # The first version's id: every version of the same terms shares it.
+    lineage_id: Mapped[uuid.UUID]
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

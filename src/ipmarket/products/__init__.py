@@ -1,0 +1,9 @@
+"""Products: licensed goods offered for sale.
+
+Other modules use only what is named here.
+"""
+
+from ipmarket.products.models import Product, ProductStatus
+from ipmarket.products.repository import ProductRepository
+
+__all__ = ["Product", "ProductRepository", "ProductStatus"]

@@ -1,0 +1,129 @@
+"""File use cases, and what other modules ask of files: whose they are, and their hashes.
+
+Services flush but never commit: the request owns the transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Collection
+from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ipmarket.files.models import StoredFile
+from ipmarket.files.repository import FileRepository
+from ipmarket.files.signing import FILES_PATH
+from ipmarket.files.upload import ReceivedUpload
+from ipmarket.kit.errors import NotFound, ValidationFailed
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_CONTENT_SUFFIX = "/content"
+
+
+class FileService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.files = FileRepository(session)
+
+    async def record(self, owner_id: uuid.UUID, upload: ReceivedUpload) -> StoredFile:
+        """The row of a blob now in storage."""
+        return await self.files.add(
+            StoredFile(
+                owner_id=owner_id,
+                storage_key=upload.key,
+                content_type=upload.content_type,
+                size=upload.size,
+                sha256=upload.sha256,
+                original_filename=upload.filename,
+            )
+        )
+
+    async def get(self, file_id: uuid.UUID) -> StoredFile:
+        stored = await self.files.get(file_id)
+        if stored is None:
+            raise NotFound("File not found")
+        return stored
+
+    async def visible_to(
+        self, file_id: uuid.UUID, *, viewer_id: uuid.UUID, is_admin: bool
+    ) -> StoredFile:
+        """The file if `viewer_id` uploaded it or is an administrator. Anyone else is told it
+        does not exist, so file ids cannot be probed."""
+        stored = await self.files.get(file_id)
+        if stored is None or (stored.owner_id != viewer_id and not is_admin):
+            raise NotFound("File not found")
+        return stored
+
+
+def file_id_from_url(url: str, *, base_url: str) -> uuid.UUID | None:
+    """The file id in one of our file URLs, else None.
+
+    Accepted: ``{base_url}/v1/files/{id}`` and ``{base_url}/v1/files/{id}/content``, absolute
+    on the same origin as `base_url` or as a path; the query and fragment (an old signature)
+    are ignored.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        base = urlsplit(base_url)
+    except ValueError:
+        return None
+    if (parts.scheme or parts.netloc) and (
+        parts.scheme.lower() != base.scheme.lower() or parts.netloc.lower() != base.netloc.lower()
+    ):
+        return None
+    prefix = f"{base.path.rstrip('/')}{FILES_PATH}/"
+    if not parts.path.startswith(prefix):
+        return None
+    rest = parts.path.removeprefix(prefix).removesuffix(_CONTENT_SUFFIX)
+    return uuid.UUID(rest) if _UUID.fullmatch(rest) else None
+
+
+async def resolve_owned_files(
+    session: AsyncSession,
+    urls: list[str],
+    owner_id: uuid.UUID,
+    *,
+    base_url: str,
+    field: str = "fileUrls",
+) -> list[StoredFile]:
+    """The files `urls` name, in the same order, provided every one is a URL of a file
+    `owner_id` uploaded here (one query for the whole list).
+
+    Otherwise ValidationFailed (422), whose details list each offending entry as
+    ``{field: "<field>[i]", message, type}``; type is ``foreign_url`` for a URL that is not
+    one of ours, ``not_your_file`` for a file that does not exist or is someone else's (the
+    same answer, so ids cannot be probed).
+    """
+    ids = [file_id_from_url(url, base_url=base_url) for url in urls]
+    found = await FileRepository(session).by_ids([i for i in ids if i is not None])
+    errors: list[dict[str, str]] = []
+    files: list[StoredFile] = []
+    for index, file_id in enumerate(ids):
+        stored = found.get(file_id) if file_id is not None else None
+        if file_id is None:
+            errors.append(
+                {
+                    "field": f"{field}[{index}]",
+                    "message": "Not a file URL of this platform; upload the file to /v1/files",
+                    "type": "foreign_url",
+                }
+            )
+        elif stored is None or stored.owner_id != owner_id:
+            errors.append(
+                {
+                    "field": f"{field}[{index}]",
+                    "message": "Not a file you uploaded",
+                    "type": "not_your_file",
+                }
+            )
+        else:
+            files.append(stored)
+    if errors:
+        raise ValidationFailed("Use only files you uploaded", details={"errors": errors})
+    return files
+
+
+async def file_hashes(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The SHA-256 (hex) of each file among `ids` that exists (one query)."""
+    return await FileRepository(session).hashes(ids)

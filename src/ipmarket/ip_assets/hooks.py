@@ -1,0 +1,41 @@
+"""What the IP assets module announces inside the transaction, for licensing to rule on.
+
+Licensing sits above this module (it licenses assets), so the rules that need license data
+(may this user derive from that license? may this asset be deleted?) run as its hooks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DerivativeProposed:
+    """Someone wants to register a derivative under `parent_license_id`; raise to refuse."""
+
+    creator_id: uuid.UUID
+    parent_license_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class DerivativeApproving:
+    """A derivative asset is about to be approved; raise to refuse (e.g. the 100% cap)."""
+
+    ip_asset_id: uuid.UUID
+    creator_id: uuid.UUID
+    parent_license_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class AssetDeleting:
+    """An asset is about to be deleted; raise to refuse (e.g. approved licenses exist)."""
+
+    ip_asset_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class AssetLeftReview:
+    """An approved asset went back to review or was suspended: it authorises nothing now."""
+
+    ip_asset_id: uuid.UUID

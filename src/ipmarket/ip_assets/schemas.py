@@ -1,0 +1,83 @@
+"""IP asset and license terms API models."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
+
+from ipmarket.kit.schemas import ReadSchema, Schema
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Description = Annotated[str, StringConstraints(max_length=20_000)]
+Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+ContentType = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+FileUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+LongText = Annotated[str, StringConstraints(max_length=10_000)]
+MAX_METADATA_BYTES = 16_384
+
+
+def _bounded(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value)) > MAX_METADATA_BYTES:
+        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+    return value
+
+
+Metadata = Annotated[dict[str, Any], AfterValidator(_bounded)]
+
+
+class IPAssetCreate(Schema):
+    title: Title
+    description: Description
+    category: Category
+    content_type: ContentType
+    file_urls: list[FileUrl] = Field(default_factory=list, max_length=20)
+    metadata: Metadata = Field(default_factory=dict)
+    parent_license_id: uuid.UUID | None = None
+
+
+class IPAssetUpdate(Schema):
+    title: Title | None = None
+    description: Description | None = None
+    category: Category | None = None
+    content_type: ContentType | None = None
+    file_urls: list[FileUrl] | None = Field(default=None, max_length=20)
+    metadata: Metadata | None = None
+
+    @field_validator("*")
+    @classmethod
+    def _no_nulls(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
+
+
+class IPAssetRead(ReadSchema):
+    """Seed `IPAsset`, plus the derivation link and review details."""
+
+    id: uuid.UUID
+    creator_id: uuid.UUID
+    title: str
+    description: str
+    category: str
+    content_type: str
+    file_urls: list[str]
+    metadata: dict[str, Any]
+    verification_status: str
+    blockchain_hash: str | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    parent_license_id: uuid.UUID | None
+    content_hash: str
+    submitted_at: datetime | None
+    rejection_reason: str | None
+
+
+class ReviewDecision(Schema):
+    decision: Literal["approved", "rejected"]
+    reason: Reason | None = None

@@ -1,0 +1,92 @@
+"""Licensing's answers to what the IP assets module announces (in the same transaction),
+and its periodic job."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ipmarket import provenance
+from ipmarket.ip_assets import (
+    AssetDeleting,
+    AssetLeftReview,
+    DerivativeApproving,
+    DerivativeProposed,
+)
+from ipmarket.kit.clock import utcnow
+from ipmarket.kit.errors import Conflict, ValidationFailed
+from ipmarket.kit.hooks import on
+from ipmarket.licensing.models import LicenseStatus
+from ipmarket.licensing.repository import LicenseRepository
+from ipmarket.licensing.rules import cap_problem, chain_problems, chain_share
+from ipmarket.licensing.service import expire_due
+from ipmarket.settings import get_platform_settings
+from ipmarket.worker.scheduler import periodic
+
+log = structlog.get_logger(__name__)
+
+
+@on(DerivativeProposed)
+async def check_derivative_license(session: AsyncSession, event: DerivativeProposed) -> None:
+    """A derivative is made under a license its creator holds, that authorises now, and
+    whose terms allow derivatives."""
+    licenses = LicenseRepository(session)
+    application = await licenses.get(event.parent_license_id)
+    if application is None or application.applicant_id != event.creator_id:
+        raise ValidationFailed(
+            "parentLicenseId must be a license you hold",
+            details={"errors": [{"field": "parentLicenseId", "message": "not a license you hold"}]},
+        )
+    if application.status != LicenseStatus.APPROVED:
+        raise ValidationFailed(
+            f"The license is {application.status}",
+            details={"errors": [{"field": "parentLicenseId", "message": f"license is {application.status}"}]},
+        )
+    if not (application.terms_snapshot or {}).get("derivativesAllowed", True):
+        raise Conflict("The license's terms do not allow derivatives")
+    problems = chain_problems(await licenses.chain(application.id), utcnow())
+    if problems:
+        raise Conflict("The license does not authorise this now", details={"reasons": problems})
+
+
+@on(DerivativeApproving)
+async def approve_derivative(session: AsyncSession, event: DerivativeApproving) -> None:
+    """Before a derivative is approved: its license still authorises, the shares along
+    its chain leave room under 100%, and the derivation is recorded in the chain."""
+    await check_derivative_license(
+        session, DerivativeProposed(creator_id=event.creator_id, parent_license_id=event.parent_license_id)
+    )
+    licenses = LicenseRepository(session)
+    chain = await licenses.chain(event.parent_license_id)
+    platform = await get_platform_settings(session)
+    problem = cap_problem(Decimal(platform.payments.platform_fee_percentage), chain_share(chain))
+    if problem:
+        raise Conflict(f"Revenue share cap: {problem}", details={"rule": "share_cap"})
+    await provenance.record_derivation(
+        session,
+        derived_asset_id=event.ip_asset_id,
+        parent_asset_id=chain[0].ip_asset_id,
+        license_id=event.parent_license_id,
+    )
+
+
+@on(AssetDeleting)
+async def refuse_delete_while_licensed(session: AsyncSession, event: AssetDeleting) -> None:
+    if await LicenseRepository(session).approved_exist(event.ip_asset_id, now=utcnow()):
+        raise Conflict("The IP asset has approved licenses; it cannot be deleted while they last")
+
+
+@on(AssetLeftReview)
+async def asset_left_review(session: AsyncSession, event: AssetLeftReview) -> None:
+    # Verification reads live state; cached answers about this asset must go.
+    provenance.invalidate_after_commit(session)
+
+
+@periodic("licensing.expire_licenses", every=timedelta(minutes=1))
+async def expire_licenses(session: AsyncSession) -> None:
+    expired = await expire_due(session)
+    if expired:
+        log.info("licenses.expired", count=expired)

@@ -1,0 +1,204 @@
+"""HTTP routes: license terms under /v1/ip-assets/{id}/licenses, /v1/licenses and the
+admin license decisions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, status
+
+from ipmarket.identity import Authorize, MaybePrincipal, Permission, Principal
+from ipmarket.kit.deps import DbSession
+from ipmarket.kit.envelope import APIResponse, error_responses, ok, paged
+from ipmarket.kit.money import from_minor
+from ipmarket.kit.pagination import Paging
+from ipmarket.licensing.models import LicenseApplication, LicenseTerms
+from ipmarket.licensing.schemas import (
+    ApplicationCreate,
+    ApprovalRequest,
+    DecisionReason,
+    LicenseApplicationRead,
+    LicenseCheckRead,
+    LicenseTermsCreate,
+    LicenseTermsRead,
+    LicenseTermsUpdate,
+)
+from ipmarket.licensing.service import LicensingService
+
+terms_router = APIRouter(prefix="/ip-assets/{asset_id}/licenses", tags=["licenses"])
+router = APIRouter(prefix="/licenses", tags=["licenses"])
+admin_router = APIRouter(prefix="/admin/licenses", tags=["admin"])
+
+_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429, 500)
+# Licensors are creators, or secondary creators licensing their own derivatives.
+Licensor = Annotated[
+    Principal,
+    Depends(Authorize(Permission.MANAGE_LICENSES, Permission.APPLY_LICENSE, Permission.APPROVE_LICENSES)),
+]
+Revoker = Annotated[
+    Principal,
+    Depends(Authorize(Permission.MANAGE_LICENSES, Permission.APPLY_LICENSE, Permission.REVOKE_LICENSES)),
+]
+Applicant = Annotated[Principal, Depends(Authorize(Permission.APPLY_LICENSE))]
+Party = Annotated[
+    Principal,
+    Depends(Authorize(Permission.MANAGE_LICENSES, Permission.APPLY_LICENSE)),
+]
+AdminApprover = Annotated[Principal, Depends(Authorize(Permission.APPROVE_LICENSES))]
+AdminRevoker = Annotated[Principal, Depends(Authorize(Permission.REVOKE_LICENSES))]
+
+
+def terms_read(terms: LicenseTerms) -> LicenseTermsRead:
+    return LicenseTermsRead(
+        id=terms.id,
+        ip_asset_id=terms.ip_asset_id,
+        license_type=terms.license_type,
+        revenue_share_percentage=terms.revenue_share_percentage,
+        base_fee=from_minor(terms.base_fee_minor),
+        currency=terms.currency,
+        territory=terms.territory,
+        duration=terms.duration,
+        requirements=terms.requirements,
+        restrictions=terms.restrictions,
+        auto_approve=terms.auto_approve,
+        derivatives_allowed=terms.derivatives_allowed,
+        version=terms.version,
+        lineage_id=terms.lineage_id,
+        is_current=terms.is_current,
+        created_at=terms.created_at,
+    )
+
+
+def application_read(a: LicenseApplication) -> LicenseApplicationRead:
+    return LicenseApplicationRead(
+        id=a.id,
+        ip_asset_id=a.ip_asset_id,
+        applicant_id=a.applicant_id,
+        licensor_id=a.licensor_id,
+        license_terms_id=a.license_terms_id,
+        application_data=a.application_data,
+        max_base_fee=from_minor(a.max_base_fee_minor) if a.max_base_fee_minor is not None else None,
+        max_revenue_share_percentage=a.max_revenue_share_percentage,
+        status=a.status,
+        approved_at=a.approved_at,
+        approved_by=a.approved_by,
+        expires_at=a.expires_at,
+        rejection_reason=a.rejection_reason,
+        revoked_at=a.revoked_at,
+        revocation_reason=a.revocation_reason,
+        terms=a.terms_snapshot,
+        created_at=a.created_at,
+        updated_at=a.updated_at,
+    )
+
+
+# --- terms -------------------------------------------------------------------------------
+
+
+@terms_router.get("", responses=_ERRORS, summary="License terms offered for an IP asset")
+async def list_terms(
+    asset_id: uuid.UUID,
+    session: DbSession,
+    viewer: MaybePrincipal,
+    history: Annotated[bool, Query(description="Owner only: include retired versions")] = False,
+) -> APIResponse[list[LicenseTermsRead]]:
+    terms = await LicensingService(session).list_terms(asset_id, viewer, history=history)
+    return ok([terms_read(t) for t in terms])
+
+
+@terms_router.post("", status_code=status.HTTP_201_CREATED, responses=_ERRORS, summary="Publish license terms")
+async def create_terms(
+    asset_id: uuid.UUID, body: LicenseTermsCreate, session: DbSession, principal: Party
+) -> APIResponse[LicenseTermsRead]:
+    terms = await LicensingService(session).create_terms(principal, asset_id, body)
+    return ok(terms_read(terms))
+
+
+@terms_router.put(
+    "/{terms_id}",
+    responses=_ERRORS,
+    summary="Change license terms (a new version once anyone has applied)",
+)
+async def update_terms(
+    asset_id: uuid.UUID, terms_id: uuid.UUID, body: LicenseTermsUpdate, session: DbSession, principal: Party
+) -> APIResponse[LicenseTermsRead]:
+    terms = await LicensingService(session).update_terms(principal, asset_id, terms_id, body)
+    return ok(terms_read(terms))
+
+
+# --- applications ------------------------------------------------------------------------
+
+
+@router.post("/apply", status_code=status.HTTP_201_CREATED, responses=_ERRORS, summary="Apply for a license")
+async def apply(body: ApplicationCreate, session: DbSession, principal: Applicant) -> APIResponse[LicenseApplicationRead]:
+    application = await LicensingService(session).apply(principal, body)
+    return ok(application_read(application))
+
+
+@router.get("/applications", responses=_ERRORS, summary="Applications you made or received")
+async def list_applications(
+    session: DbSession,
+    paging: Paging,
+    principal: Party,
+    status_filter: Annotated[
+        Literal["pending", "approved", "rejected", "revoked", "expired"] | None, Query(alias="status")
+    ] = None,
+    ip_asset_id: Annotated[uuid.UUID | None, Query(alias="ipAssetId")] = None,
+    role: Literal["applicant", "licensor"] | None = None,
+) -> APIResponse[list[LicenseApplicationRead]]:
+    items, total = await LicensingService(session).list_applications(
+        principal, role=role, status=status_filter, ip_asset_id=ip_asset_id, offset=paging.offset, limit=paging.limit
+    )
+    return paged([application_read(a) for a in items], page=paging.page, limit=paging.limit, total=total)
+
+
+@router.put("/{license_id}/approve", responses=_ERRORS, summary="Approve an application (licensor or admin)")
+async def approve(
+    license_id: uuid.UUID, session: DbSession, principal: Licensor, body: ApprovalRequest | None = None
+) -> APIResponse[LicenseApplicationRead]:
+    return ok(application_read(await LicensingService(session).approve(principal, license_id)))
+
+
+@router.put("/{license_id}/reject", responses=_ERRORS, summary="Reject an application, with a reason")
+async def reject(
+    license_id: uuid.UUID, body: DecisionReason, session: DbSession, principal: Licensor
+) -> APIResponse[LicenseApplicationRead]:
+    return ok(application_read(await LicensingService(session).reject(principal, license_id, body.reason)))
+
+
+@router.put("/{license_id}/revoke", responses=_ERRORS, summary="Revoke a license, with a reason")
+async def revoke(
+    license_id: uuid.UUID, body: DecisionReason, session: DbSession, principal: Revoker
+) -> APIResponse[LicenseApplicationRead]:
+    return ok(application_read(await LicensingService(session).revoke(principal, license_id, body.reason)))
+
+
+@router.get("/{license_id}/verify", responses=_ERRORS, summary="Does this license authorise anything now?")
+async def verify(license_id: uuid.UUID, session: DbSession) -> APIResponse[LicenseCheckRead]:
+    check = await LicensingService(session).check(license_id)
+    return ok(LicenseCheckRead(valid=check.valid, status=check.status, expires_at=check.expires_at, reasons=check.reasons))
+
+
+# --- administrators ----------------------------------------------------------------------
+
+
+@admin_router.put("/{license_id}/approve", responses=_ERRORS, summary="Approve an application")
+async def admin_approve(
+    license_id: uuid.UUID, session: DbSession, principal: AdminApprover, body: ApprovalRequest | None = None
+) -> APIResponse[LicenseApplicationRead]:
+    return ok(application_read(await LicensingService(session).approve(principal, license_id)))
+
+
+@admin_router.put("/{license_id}/reject", responses=_ERRORS, summary="Reject an application")
+async def admin_reject(
+    license_id: uuid.UUID, body: DecisionReason, session: DbSession, principal: AdminApprover
+) -> APIResponse[LicenseApplicationRead]:
+    return ok(application_read(await LicensingService(session).reject(principal, license_id, body.reason)))
+
+
+@admin_router.put("/{license_id}/revoke", responses=_ERRORS, summary="Revoke a license")
+async def admin_revoke(
+    license_id: uuid.UUID, body: DecisionReason, session: DbSession, principal: AdminRevoker
+) -> APIResponse[LicenseApplicationRead]:
+    return ok(application_read(await LicensingService(session).revoke(principal, license_id, body.reason)))

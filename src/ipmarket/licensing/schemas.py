@@ -1,0 +1,140 @@
+"""License terms and license application API models."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
+
+from ipmarket.ip_assets.rules import parse_duration, parse_territory
+from ipmarket.kit.money import Amount, Percentage
+from ipmarket.kit.schemas import ReadSchema, Schema
+
+LongText = Annotated[str, StringConstraints(max_length=10_000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+
+
+# --- license terms ---------------------------------------------------------------------
+
+
+def _territory(value: str | list[str]) -> str:
+    return str(parse_territory(value))
+
+
+def _duration(value: str) -> str:
+    return str(parse_duration(value))
+
+
+Territory = Annotated[str | list[str], AfterValidator(_territory)]
+DurationText = Annotated[str, StringConstraints(max_length=50), AfterValidator(_duration)]
+
+
+class LicenseTermsCreate(Schema):
+    license_type: Literal["standard", "premium", "exclusive"]
+    revenue_share_percentage: Percentage
+    base_fee: Amount = Decimal(0)
+    territory: Territory
+    duration: DurationText
+    requirements: LongText = ""
+    restrictions: LongText = ""
+    auto_approve: bool = False
+    derivatives_allowed: bool = True
+
+
+class LicenseTermsUpdate(Schema):
+    license_type: Literal["standard", "premium", "exclusive"] | None = None
+    revenue_share_percentage: Percentage | None = None
+    base_fee: Amount | None = None
+    territory: Territory | None = None
+    duration: DurationText | None = None
+    requirements: LongText | None = None
+    restrictions: LongText | None = None
+    auto_approve: bool | None = None
+    derivatives_allowed: bool | None = None
+
+    @field_validator("*")
+    @classmethod
+    def _no_nulls(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
+
+
+class LicenseTermsRead(ReadSchema):
+    """Seed `LicenseTerms`, plus versioning."""
+
+    id: uuid.UUID
+    ip_asset_id: uuid.UUID
+    license_type: str
+    revenue_share_percentage: Percentage
+    base_fee: Amount
+    currency: str
+    territory: str
+    duration: str
+    requirements: str
+    restrictions: str
+    auto_approve: bool
+    derivatives_allowed: bool
+    version: int
+    lineage_id: uuid.UUID
+    is_current: bool
+    created_at: datetime
+
+
+# --- applications ----------------------------------------------------------------------
+
+
+def _bounded(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value)) > 16_384:
+        raise ValueError("must be at most 16384 bytes as JSON")
+    return value
+
+
+class ApplicationCreate(Schema):
+    ip_asset_id: uuid.UUID
+    license_terms_id: uuid.UUID
+    application_data: Annotated[dict[str, Any], AfterValidator(_bounded)] = Field(default_factory=dict)
+    max_base_fee: Amount | None = None
+    max_revenue_share_percentage: Percentage | None = None
+
+
+class DecisionReason(Schema):
+    reason: Reason
+
+
+class ApprovalRequest(Schema):
+    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class LicenseApplicationRead(ReadSchema):
+    """A license application; once approved, the license itself."""
+
+    id: uuid.UUID
+    ip_asset_id: uuid.UUID
+    applicant_id: uuid.UUID
+    licensor_id: uuid.UUID
+    license_terms_id: uuid.UUID
+    application_data: dict[str, Any]
+    max_base_fee: Amount | None
+    max_revenue_share_percentage: Percentage | None
+    status: str
+    approved_at: datetime | None
+    approved_by: uuid.UUID | None
+    expires_at: datetime | None
+    rejection_reason: str | None
+    revoked_at: datetime | None
+    revocation_reason: str | None
+    terms: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class LicenseCheckRead(ReadSchema):
+    valid: bool
+    status: str
+    expires_at: datetime | None
+    reasons: list[str]

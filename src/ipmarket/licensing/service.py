@@ -1,0 +1,493 @@
+"""Licensing use cases: publish terms, apply, approve, reject, revoke, expire, verify.
+
+Services flush but never commit: the request (or job) owns the transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ipmarket import audit, provenance
+from ipmarket.eventbus import publish
+from ipmarket.identity import Permission, Principal
+from ipmarket.ip_assets import (
+    AssetStatus,
+    IPAsset,
+    IPAssetRepository,
+    licensable,
+    parse_duration,
+    suspend_derivatives,
+)
+from ipmarket.kit.clock import utcnow
+from ipmarket.kit.errors import Conflict, Forbidden, LicenseExpired, NotFound, ValidationFailed
+from ipmarket.kit.hooks import dispatch
+from ipmarket.kit.ids import new_id
+from ipmarket.kit.money import from_minor, to_minor
+from ipmarket.licensing.events import (
+    AuthorizationRevoked,
+    AuthorizationWithdrawn,
+    LicenseApplied,
+    LicenseApproved,
+    LicenseRejected,
+    LicenseRevoked,
+)
+from ipmarket.licensing.models import LicenseApplication, LicenseStatus, LicenseTerms
+from ipmarket.licensing.repository import ChainLink, LicenseRepository, TermsRepository
+from ipmarket.licensing.rules import cap_problem, chain_problems, chain_share, exclusivity_problem
+from ipmarket.licensing.schemas import ApplicationCreate, LicenseTermsCreate, LicenseTermsUpdate
+from ipmarket.settings import get_platform_settings
+
+
+def terms_snapshot(terms: LicenseTerms) -> dict[str, Any]:
+    return {
+        "termsId": str(terms.id),
+        "version": terms.version,
+        "licenseType": terms.license_type,
+        "revenueSharePercentage": str(terms.revenue_share_percentage),
+        "baseFee": str(from_minor(terms.base_fee_minor)),
+        "currency": terms.currency,
+        "territory": terms.territory,
+        "duration": terms.duration,
+        "requirements": terms.requirements,
+        "restrictions": terms.restrictions,
+        "derivativesAllowed": terms.derivatives_allowed,
+    }
+
+
+@dataclass(frozen=True)
+class LicenseCheck:
+    """`GET /licenses/{id}/verify`: does this license authorise anything right now?"""
+
+    valid: bool
+    status: str
+    expires_at: datetime | None
+    reasons: list[str]
+
+
+class LicensingService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.terms = TermsRepository(session)
+        self.licenses = LicenseRepository(session)
+        self.assets = IPAssetRepository(session)
+
+    # --- terms ----------------------------------------------------------------------------
+
+    async def _own_asset(self, asset_id: uuid.UUID, principal: Principal) -> IPAsset:
+        asset = await self.assets.get(asset_id, for_update=True)
+        if asset is None or asset.status == AssetStatus.DELETED:
+            raise NotFound("IP asset not found")
+        if asset.creator_id != principal.id:
+            raise Forbidden("Only the asset's owner may publish its license terms")
+        return asset
+
+    async def list_terms(
+        self, asset_id: uuid.UUID, viewer: Principal | None, *, history: bool
+    ) -> list[LicenseTerms]:
+        asset = await self.assets.get(asset_id)
+        if asset is None or asset.status == AssetStatus.DELETED:
+            raise NotFound("IP asset not found")
+        is_owner = viewer is not None and viewer.id == asset.creator_id
+        if not licensable(asset) and not is_owner:
+            raise NotFound("IP asset not found")
+        return await self.terms.of_asset(asset_id, current_only=not (history and is_owner))
+
+    async def create_terms(
+        self, principal: Principal, asset_id: uuid.UUID, data: LicenseTermsCreate
+    ) -> LicenseTerms:
+        asset = await self._own_asset(asset_id, principal)
+        if asset.status != AssetStatus.ACTIVE:
+            raise Conflict(f"IP asset is {asset.status}")
+        await self._check_share_cap(asset, data.revenue_share_percentage)
+        terms_id = new_id()
+        terms = LicenseTerms(
+            id=terms_id,
+            ip_asset_id=asset.id,
+            license_type=data.license_type,
+            revenue_share_percentage=data.revenue_share_percentage,
+            base_fee_minor=to_minor(data.base_fee),
+            territory=data.territory,
+            duration=data.duration,
+            requirements=data.requirements,
+            restrictions=data.restrictions,
+            auto_approve=data.auto_approve,
+            derivatives_allowed=data.derivatives_allowed,
+            version=1,
+            lineage_id=terms_id,
+            is_current=True,
+        )
+        await self.terms.add(terms)
+        await audit.record(
+            self.session,
+            actor_id=principal.id,
+            action="license_terms.created",
+            resource_type="license_terms",
+            resource_id=terms.id,
+            new_values=terms_snapshot(terms),
+        )
+        return terms
+
+    async def update_terms(
+        self, principal: Principal, asset_id: uuid.UUID, terms_id: uuid.UUID, data: LicenseTermsUpdate
+    ) -> LicenseTerms:
+        """Edit terms in place while nobody has applied; otherwise publish a new version and
+        retire this one, so what applicants agreed to never changes under them."""
+        asset = await self._own_asset(asset_id, principal)
+        terms = await self.terms.get(terms_id, for_update=True)
+        if terms is None or terms.ip_asset_id != asset.id:
+            raise NotFound("License terms not found for this IP asset")
+        if not terms.is_current:
+            raise Conflict("These terms were replaced by a newer version; edit the current one")
+        changes = data.model_dump(exclude_unset=True)
+        if not changes:
+            raise ValidationFailed("Nothing to update")
+        if "base_fee" in changes:
+            changes["base_fee_minor"] = to_minor(changes.pop("base_fee"))
+        share = changes.get("revenue_share_percentage", terms.revenue_share_percentage)
+        await self._check_share_cap(asset, share)
+        before = terms_snapshot(terms)
+        if await self.terms.referenced(terms.id):
+            terms.is_current = False
+            fresh = LicenseTerms(
+                id=new_id(),
+                ip_asset_id=terms.ip_asset_id,
+                license_type=terms.license_type,
+                revenue_share_percentage=terms.revenue_share_percentage,
+                base_fee_minor=terms.base_fee_minor,
+                currency=terms.currency,
+                territory=terms.territory,
+                duration=terms.duration,
+                requirements=terms.requirements,
+                restrictions=terms.restrictions,
+                auto_approve=terms.auto_approve,
+                derivatives_allowed=terms.derivatives_allowed,
+                version=terms.version + 1,
+                lineage_id=terms.lineage_id,
+                is_current=True,
+            )
+            for key, value in changes.items():
+                setattr(fresh, key, value)
+            await self.terms.add(fresh)
+            result = fresh
+        else:
+            for key, value in changes.items():
+                setattr(terms, key, value)
+            await self.session.flush()
+            result = terms
+        await audit.record(
+            self.session,
+            actor_id=principal.id,
+            action="license_terms.updated",
+            resource_type="license_terms",
+            resource_id=result.id,
+            old_values=before,
+            new_values=terms_snapshot(result),
+        )
+        return result
+
+    async def _check_share_cap(self, asset: IPAsset, share: Decimal) -> None:
+        platform = await get_platform_settings(self.session)
+        above = chain_share(await self.licenses.chain(asset.parent_license_id)) if asset.parent_license_id else Decimal(0)
+        problem = cap_problem(Decimal(platform.payments.platform_fee_percentage), above + share)
+        if problem:
+            raise ValidationFailed(problem, details={"field": "revenueSharePercentage"})
+
+    # --- applications ---------------------------------------------------------------------
+
+    async def apply(self, principal: Principal, data: ApplicationCreate) -> LicenseApplication:
+        asset = await self.assets.get(data.ip_asset_id)
+        if asset is None or not licensable(asset):
+            raise NotFound("IP asset not found or not open for licensing")
+        if asset.creator_id == principal.id:
+            raise Forbidden("You cannot license your own asset")
+        terms = await self.terms.get(data.license_terms_id)
+        if terms is None or terms.ip_asset_id != asset.id:
+            raise ValidationFailed(
+                "These license terms do not belong to this IP asset",
+                details={"errors": [{"field": "licenseTermsId", "message": "not terms of this asset"}]},
+            )
+        if not terms.is_current:
+            raise Conflict("These terms were replaced by a newer version")
+        problems: list[dict[str, str]] = []
+        if data.max_base_fee is not None and terms.base_fee_minor > to_minor(data.max_base_fee):
+            problems.append({"field": "maxBaseFee", "message": f"the terms ask a fee of {from_minor(terms.base_fee_minor)}"})
+        if (
+            data.max_revenue_share_percentage is not None
+            and terms.revenue_share_percentage > data.max_revenue_share_percentage
+        ):
+            problems.append(
+                {"field": "maxRevenueSharePercentage", "message": f"the terms ask {terms.revenue_share_percentage}%"}
+            )
+        if problems:
+            raise ValidationFailed("The terms exceed what you accept", details={"errors": problems})
+        if await self.licenses.pending_exists(terms.id, principal.id):
+            raise Conflict("You already have a pending application for these terms")
+        application = LicenseApplication(
+            id=new_id(),
+            ip_asset_id=asset.id,
+            applicant_id=principal.id,
+            licensor_id=asset.creator_id,
+            license_terms_id=terms.id,
+            application_data=data.application_data,
+            max_base_fee_minor=to_minor(data.max_base_fee) if data.max_base_fee is not None else None,
+            max_revenue_share_percentage=data.max_revenue_share_percentage,
+            status=LicenseStatus.PENDING.value,
+        )
+        try:
+            async with self.session.begin_nested():
+                await self.licenses.add(application)
+        except IntegrityError as exc:
+            raise Conflict("You already have a pending application for these terms") from exc
+        await audit.record(
+            self.session,
+            actor_id=principal.id,
+            action="license.applied",
+            resource_type="license",
+            resource_id=application.id,
+            new_values={"ipAssetId": str(asset.id), "licenseTermsId": str(terms.id)},
+        )
+        await publish(
+            self.session,
+            LicenseApplied(
+                license_id=application.id,
+                ip_asset_id=asset.id,
+                applicant_id=principal.id,
+                licensor_id=asset.creator_id,
+                license_terms_id=terms.id,
+            ),
+        )
+        if terms.auto_approve:
+            try:
+                async with self.session.begin_nested():
+                    await self._approve(application, actor_id=None)
+            except Conflict:
+                pass  # a rule blocks it for now: it waits for the licensor like any other
+        return application
+
+    async def _decidable(self, license_id: uuid.UUID, principal: Principal, admin_permission: Permission) -> LicenseApplication:
+        application = await self.licenses.get(license_id, for_update=True)
+        if application is None:
+            raise NotFound("License not found")
+        if application.licensor_id != principal.id and not principal.can(admin_permission):
+            if application.applicant_id == principal.id:
+                raise Forbidden("Only the licensor or an administrator may decide on this license")
+            raise NotFound("License not found")
+        return application
+
+    async def approve(self, principal: Principal, license_id: uuid.UUID) -> LicenseApplication:
+        application = await self._decidable(license_id, principal, Permission.APPROVE_LICENSES)
+        if application.status != LicenseStatus.PENDING:
+            raise Conflict(f"License is {application.status}, not pending")
+        await self._approve(application, actor_id=principal.id)
+        return application
+
+    async def _approve(self, application: LicenseApplication, *, actor_id: uuid.UUID | None) -> None:
+        now = utcnow()
+        # Lock the asset: approvals of the same asset are decided one at a time.
+        asset = await self.assets.get(application.ip_asset_id, for_update=True)
+        if asset is None or not licensable(asset):
+            raise Conflict("The IP asset is not open for licensing")
+        terms = await self.terms.get(application.license_terms_id)
+        assert terms is not None
+        live = await self.licenses.live_of_asset(asset.id, now=now)
+        live_terms = await self.licenses.terms_of([lic.license_terms_id for lic in live])
+        problem = exclusivity_problem(
+            terms.license_type,
+            terms.territory,
+            [
+                (
+                    (lic.terms_snapshot or {}).get("licenseType", live_terms[lic.license_terms_id].license_type),
+                    (lic.terms_snapshot or {}).get("territory", live_terms[lic.license_terms_id].territory),
+                )
+                for lic in live
+            ],
+        )
+        if problem:
+            raise Conflict(f"Exclusivity: {problem}", details={"rule": "exclusivity"})
+        await self._check_share_cap(asset, terms.revenue_share_percentage)
+        if asset.parent_license_id is not None:
+            problems = chain_problems(await self.licenses.chain(asset.parent_license_id), now)
+            if problems:
+                raise Conflict("The asset's own license no longer authorises it", details={"reasons": problems})
+        application.status = LicenseStatus.APPROVED.value
+        application.approved_at = now
+        application.approved_by = actor_id
+        application.decided_by = actor_id
+        application.terms_snapshot = terms_snapshot(terms)
+        application.expires_at = parse_duration(terms.duration).after(now)
+        application.updated_at = now
+        await self.session.flush()
+        await audit.record(
+            self.session,
+            actor_id=actor_id,
+            action="license.approved",
+            resource_type="license",
+            resource_id=application.id,
+            old_values={"status": LicenseStatus.PENDING.value},
+            new_values={
+                "status": LicenseStatus.APPROVED.value,
+                "expiresAt": application.expires_at.isoformat() if application.expires_at else None,
+                "terms": application.terms_snapshot,
+            },
+        )
+        await publish(
+            self.session,
+            LicenseApproved(
+                license_id=application.id,
+                ip_asset_id=application.ip_asset_id,
+                applicant_id=application.applicant_id,
+                licensor_id=application.licensor_id,
+                approved_by=actor_id,
+                expires_at=application.expires_at.isoformat() if application.expires_at else None,
+            ),
+        )
+
+    async def reject(self, principal: Principal, license_id: uuid.UUID, reason: str) -> LicenseApplication:
+        application = await self._decidable(license_id, principal, Permission.APPROVE_LICENSES)
+        if application.status != LicenseStatus.PENDING:
+            raise Conflict(f"License is {application.status}, not pending")
+        application.status = LicenseStatus.REJECTED.value
+        application.rejection_reason = reason
+        application.decided_by = principal.id
+        application.updated_at = utcnow()
+        await audit.record(
+            self.session,
+            actor_id=principal.id,
+            action="license.rejected",
+            resource_type="license",
+            resource_id=application.id,
+            old_values={"status": LicenseStatus.PENDING.value},
+            new_values={"status": LicenseStatus.REJECTED.value, "reason": reason},
+        )
+        await publish(
+            self.session,
+            LicenseRejected(
+                license_id=application.id,
+                applicant_id=application.applicant_id,
+                rejected_by=principal.id,
+                reason=reason,
+            ),
+        )
+        await self.session.flush()
+        return application
+
+    async def revoke(self, principal: Principal, license_id: uuid.UUID, reason: str) -> LicenseApplication:
+        application = await self._decidable(license_id, principal, Permission.REVOKE_LICENSES)
+        if application.status != LicenseStatus.APPROVED:
+            raise Conflict(f"License is {application.status}; only an approved license can be revoked")
+        now = utcnow()
+        application.status = LicenseStatus.REVOKED.value
+        application.revoked_at = now
+        application.revocation_reason = reason
+        application.decided_by = principal.id
+        application.updated_at = now
+        await self.session.flush()
+        await audit.record(
+            self.session,
+            actor_id=principal.id,
+            action="license.revoked",
+            resource_type="license",
+            resource_id=application.id,
+            old_values={"status": LicenseStatus.APPROVED.value},
+            new_values={"status": LicenseStatus.REVOKED.value, "reason": reason},
+        )
+        await publish(
+            self.session,
+            LicenseRevoked(
+                license_id=application.id,
+                applicant_id=application.applicant_id,
+                revoked_by=principal.id,
+                reason=reason,
+            ),
+        )
+        await withdraw_authorization(self.session, application.id, cause="revoked")
+        return application
+
+    async def list_applications(self, principal: Principal, **filters: Any) -> tuple[list[LicenseApplication], int]:
+        return await self.licenses.list_for(principal.id, **filters)
+
+    async def check(self, license_id: uuid.UUID) -> LicenseCheck:
+        application = await self.licenses.get(license_id)
+        if application is None:
+            raise NotFound("License not found")
+        now = utcnow()
+        chain = await self.licenses.chain(license_id)
+        reasons = chain_problems(chain, now)
+        status = application.status
+        if status == LicenseStatus.APPROVED and application.expires_at is not None and application.expires_at <= now:
+            status = LicenseStatus.EXPIRED.value
+        return LicenseCheck(valid=not reasons, status=status, expires_at=application.expires_at, reasons=reasons)
+
+    async def authorising_chain(self, license_id: uuid.UUID, holder_id: uuid.UUID) -> list[ChainLink]:
+        """The chain of a license `holder_id` holds, if it authorises now; raises otherwise."""
+        application = await self.licenses.get(license_id)
+        if application is None or application.applicant_id != holder_id:
+            raise ValidationFailed(
+                "This license is not yours",
+                details={"errors": [{"field": "licenseId", "message": "not a license you hold"}]},
+            )
+        chain = await self.licenses.chain(license_id)
+        problems = chain_problems(chain, utcnow())
+        if problems:
+            raise LicenseExpired("The license does not authorise this now", details={"reasons": problems})
+        return chain
+
+
+async def withdraw_authorization(session: AsyncSession, license_id: uuid.UUID, *, cause: str) -> set[uuid.UUID]:
+    """A license stopped authorising: so do the derivative assets made under it, their
+    licenses, and everything under those, to any depth. Products react to the hook; the
+    chain records turn inactive; cached verifications become stale once this commits."""
+    licenses = LicenseRepository(session)
+    affected = {license_id}
+    frontier = [license_id]
+    derived_assets: list[uuid.UUID] = []
+    while frontier:
+        derived = await suspend_derivatives(
+            session, frontier, reason=f"license {license_id} was {cause}"
+        )
+        derived_assets += [a.id for a in derived]
+        below = await licenses.approved_on_assets([a.id for a in derived])
+        frontier = [lic for lic in below if lic not in affected]
+        affected |= set(frontier)
+    await provenance.deactivate(session, affected)
+    await dispatch(session, AuthorizationWithdrawn(license_ids=frozenset(affected), reason=f"license {cause}"))
+    await publish(
+        session,
+        AuthorizationRevoked(
+            license_ids=sorted(affected),
+            derivative_asset_ids=derived_assets,
+            cause=cause,
+            root_license_id=license_id,
+        ),
+    )
+    provenance.invalidate_after_commit(session)
+    return affected
+
+
+async def expire_due(session: AsyncSession, *, limit: int = 500) -> int:
+    """Mark approved licenses past their expiry as expired, with the same cascade as a
+    revocation. Returns how many expired."""
+    now = utcnow()
+    due = await LicenseRepository(session).due_to_expire(now, limit=limit)
+    for application in due:
+        application.status = LicenseStatus.EXPIRED.value
+        application.updated_at = now
+        await audit.record(
+            session,
+            actor_id=None,
+            action="license.expired",
+            resource_type="license",
+            resource_id=application.id,
+            old_values={"status": LicenseStatus.APPROVED.value},
+            new_values={"status": LicenseStatus.EXPIRED.value},
+        )
+        await session.flush()
+        await withdraw_authorization(session, application.id, cause="expired")
+    return len(due)

@@ -1,0 +1,113 @@
+"""All SQL of the products module."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ipmarket.ip_assets import AssetStatus, IPAsset, VerificationStatus
+from ipmarket.kit.money import to_minor
+from ipmarket.licensing import LicenseApplication, LicenseStatus
+from ipmarket.products.models import Product, ProductStatus
+
+
+@dataclass(frozen=True)
+class ProductFilters:
+    q: str | None = None
+    category: str | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    ip_asset_id: uuid.UUID | None = None
+    creator_id: uuid.UUID | None = None
+    mine_of: uuid.UUID | None = None
+
+
+class ProductRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, product: Product) -> Product:
+        self.session.add(product)
+        await self.session.flush()
+        return product
+
+    async def get(self, product_id: uuid.UUID, *, for_update: bool = False) -> Product | None:
+        stmt = select(Product).where(Product.id == product_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def search(
+        self, filters: ProductFilters, *, sort: str, offset: int, limit: int, now: datetime
+    ) -> tuple[list[Product], int]:
+        conditions: list[ColumnElement[bool]] = [Product.deleted_at.is_(None)]
+        stmt = select(Product)
+        if filters.mine_of is not None:
+            conditions.append(Product.creator_id == filters.mine_of)
+        else:
+            # Listed: active, under a license that authorises now, of an asset open for
+            # licensing. Revocations further up the chain suspend products directly.
+            stmt = stmt.join(LicenseApplication, LicenseApplication.id == Product.license_id).join(
+                IPAsset, IPAsset.id == Product.ip_asset_id
+            )
+            conditions += [
+                Product.status == ProductStatus.ACTIVE,
+                LicenseApplication.status == LicenseStatus.APPROVED,
+                or_(LicenseApplication.expires_at.is_(None), LicenseApplication.expires_at > now),
+                IPAsset.status == AssetStatus.ACTIVE,
+                IPAsset.verification_status == VerificationStatus.APPROVED,
+            ]
+        if filters.category:
+            conditions.append(Product.category == filters.category)
+        if filters.min_price is not None:
+            conditions.append(Product.price_minor >= to_minor(filters.min_price))
+        if filters.max_price is not None:
+            conditions.append(Product.price_minor <= to_minor(filters.max_price))
+        if filters.ip_asset_id:
+            conditions.append(Product.ip_asset_id == filters.ip_asset_id)
+        if filters.creator_id:
+            conditions.append(Product.creator_id == filters.creator_id)
+        rank: ColumnElement[Any] | None = None
+        if filters.q:
+            query = func.websearch_to_tsquery("english", filters.q)
+            conditions.append(or_(Product.search_vector.op("@@")(query), Product.title.op("%>")(filters.q)))
+            rank = func.ts_rank(Product.search_vector, query) + func.word_similarity(filters.q, Product.title)
+        stmt = stmt.where(and_(*conditions))
+        total = (await self.session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+        order: list[ColumnElement[Any]]
+        if sort == "price":
+            order = [Product.price_minor.asc()]
+        elif sort == "-price":
+            order = [Product.price_minor.desc()]
+        elif sort == "relevance" and rank is not None:
+            order = [rank.desc(), Product.published_at.desc().nulls_last()]
+        else:
+            order = [Product.published_at.desc().nulls_last(), Product.created_at.desc()]
+        rows = await self.session.execute(stmt.order_by(*order, Product.id).offset(offset).limit(limit))
+        return list(rows.scalars()), int(total)
+
+    async def suspend_under(self, license_ids: frozenset[uuid.UUID], *, reason: str, now: datetime) -> list[uuid.UUID]:
+        if not license_ids:
+            return []
+        rows = await self.session.execute(
+            update(Product)
+            .where(
+                Product.license_id.in_(license_ids),
+                Product.deleted_at.is_(None),
+                Product.status != ProductStatus.SUSPENDED,
+            )
+            .values(
+                status=ProductStatus.SUSPENDED.value,
+                status_reason=reason,
+                authenticity_verified=False,
+                updated_at=now,
+            )
+            .returning(Product.id)
+        )
+        return list(rows.scalars())

@@ -1,0 +1,186 @@
+"""Product use cases: create under a license, edit, publish, unpublish, delete.
+
+Services flush but never commit: the request owns the transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ipmarket import audit, provenance
+from ipmarket.eventbus import publish
+from ipmarket.files import resolve_owned_files
+from ipmarket.identity import Permission, Principal
+from ipmarket.kit.clock import utcnow
+from ipmarket.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ipmarket.kit.ids import new_id
+from ipmarket.kit.money import to_minor
+from ipmarket.licensing import LicensingService
+from ipmarket.products.events import ProductCreated
+from ipmarket.products.models import Product, ProductStatus
+from ipmarket.products.repository import ProductFilters, ProductRepository
+from ipmarket.products.schemas import ProductCreate, ProductUpdate
+
+LISTED = (ProductStatus.ACTIVE, ProductStatus.SOLD_OUT)
+
+
+def snapshot(p: Product) -> dict[str, Any]:
+    return {
+        "title": p.title,
+        "category": p.category,
+        "priceMinor": p.price_minor,
+        "inventoryCount": p.inventory_count,
+        "status": p.status,
+        "imageFileIds": [str(i) for i in p.image_file_ids],
+        "specifications": p.specifications,
+    }
+
+
+class ProductService:
+    def __init__(self, session: AsyncSession, *, base_url: str) -> None:
+        self.session = session
+        self.base_url = base_url
+        self.products = ProductRepository(session)
+        self.licensing = LicensingService(session)
+
+    async def visible(self, product_id: uuid.UUID, viewer: Principal | None) -> Product:
+        product = await self.products.get(product_id)
+        if product is None or product.deleted_at is not None:
+            raise NotFound("Product not found")
+        if product.status in LISTED:
+            return product
+        if viewer is not None and (viewer.id == product.creator_id or viewer.can(Permission.MODERATE_CONTENT)):
+            return product
+        raise NotFound("Product not found")
+
+    async def owned(self, product_id: uuid.UUID, owner: Principal) -> Product:
+        product = await self.products.get(product_id, for_update=True)
+        if product is None or product.deleted_at is not None:
+            raise NotFound("Product not found")
+        if product.creator_id != owner.id:
+            raise Forbidden("Only the product's seller may do this")
+        return product
+
+    async def search(self, filters: ProductFilters, *, sort: str, offset: int, limit: int) -> tuple[list[Product], int]:
+        return await self.products.search(filters, sort=sort, offset=offset, limit=limit, now=utcnow())
+
+    async def create(self, principal: Principal, data: ProductCreate) -> Product:
+        chain = await self.licensing.authorising_chain(data.license_id, principal.id)
+        images = await resolve_owned_files(
+            self.session, data.images, principal.id, base_url=self.base_url, field="images"
+        )
+        product = Product(
+            id=new_id(),
+            creator_id=principal.id,
+            license_id=data.license_id,
+            ip_asset_id=chain[0].ip_asset_id,
+            title=data.title,
+            description=data.description,
+            category=data.category,
+            price_minor=to_minor(data.price),
+            inventory_count=data.inventory_count,
+            image_file_ids=[f.id for f in images],
+            specifications=data.specifications,
+            status=ProductStatus.DRAFT.value,
+            authenticity_verified=True,
+        )
+        await self.products.add(product)
+        await audit.record(
+            self.session,
+            actor_id=principal.id,
+            action="product.created",
+            resource_type="product",
+            resource_id=product.id,
+            new_values=snapshot(product),
+        )
+        await publish(
+            self.session,
+            ProductCreated(
+                product_id=product.id,
+                creator_id=product.creator_id,
+                license_id=product.license_id,
+                ip_asset_id=product.ip_asset_id,
+                title=product.title,
+            ),
+        )
+        return product
+
+    async def update(self, principal: Principal, product_id: uuid.UUID, data: ProductUpdate) -> Product:
+        product = await self.owned(product_id, principal)
+        if not data.model_fields_set:
+            raise ValidationFailed("Nothing to update")
+        if product.status == ProductStatus.SUSPENDED:
+            raise Conflict(
+                "The product is suspended: its license no longer authorises it",
+                details={"reason": product.status_reason},
+            )
+        before = snapshot(product)
+        if data.title is not None:
+            product.title = data.title
+        if data.description is not None:
+            product.description = data.description
+        if data.category is not None:
+            product.category = data.category
+        if data.price is not None:
+            product.price_minor = to_minor(data.price)
+        if data.specifications is not None:
+            product.specifications = data.specifications
+        if data.images is not None:
+            files = await resolve_owned_files(
+                self.session, data.images, principal.id, base_url=self.base_url, field="images"
+            )
+            product.image_file_ids = [f.id for f in files]
+        if data.inventory_count is not None:
+            product.inventory_count = data.inventory_count
+        wanted = data.status or (ProductStatus.DRAFT if product.status == ProductStatus.DRAFT else ProductStatus.ACTIVE)
+        now = utcnow()
+        if wanted == ProductStatus.ACTIVE:
+            if product.status == ProductStatus.DRAFT:
+                await self._publish(product)
+            product.status = (ProductStatus.ACTIVE if product.inventory_count > 0 else ProductStatus.SOLD_OUT).value
+        elif product.status != ProductStatus.DRAFT:
+            product.status = ProductStatus.DRAFT.value  # taken off sale
+            provenance.invalidate_after_commit(self.session)
+        product.updated_at = now
+        await self.session.flush()
+        after = snapshot(product)
+        await audit.record(
+            self.session,
+            actor_id=principal.id,
+            action="product.updated",
+            resource_type="product",
+            resource_id=product.id,
+            old_values={k: v for k, v in before.items() if after[k] != v},
+            new_values={k: v for k, v in after.items() if before[k] != v},
+        )
+        return product
+
+    async def _publish(self, product: Product) -> None:
+        """Put a product on sale: its license must authorise it now; it gets its chain record
+        and verification code."""
+        chain = await self.licensing.authorising_chain(product.license_id, product.creator_id)
+        await provenance.record_product(
+            self.session, product_id=product.id, asset_id=chain[0].ip_asset_id, license_id=product.license_id
+        )
+        product.published_at = product.published_at or utcnow()
+        product.authenticity_verified = True
+        provenance.invalidate_after_commit(self.session)
+
+    async def delete(self, principal: Principal, product_id: uuid.UUID) -> None:
+        product = await self.owned(product_id, principal)
+        now = utcnow()
+        product.deleted_at = now
+        product.updated_at = now
+        provenance.invalidate_after_commit(self.session)
+        await audit.record(
+            self.session,
+            actor_id=principal.id,
+            action="product.deleted",
+            resource_type="product",
+            resource_id=product.id,
+            old_values={"status": product.status},
+            new_values={"deleted": True},
+        )

@@ -1,0 +1,72 @@
+"""Cached verification answers that never outlive a change up the chain.
+
+Every answer is stored with the chain epoch read before it was computed. Any change that
+can alter an answer (revocation, expiry, suspension, a product leaving sale) bumps the epoch
+after its transaction commits, so every older answer is ignored from then on, in every
+process that shares the cache. Answers also expire on their own (TTL, and never later than
+the earliest license expiry they rest on).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ipmarket.kit.cache import Cache, MemoryCache
+from ipmarket.kit.db import after_commit
+
+EPOCH_KEY = "verify:epoch"
+ANSWER_TTL_SECONDS = 300
+
+_cache: Cache = MemoryCache()
+
+
+def configure_verification_cache(cache: Cache) -> None:
+    global _cache  # noqa: PLW0603 - one cache per process, set at startup
+    _cache = cache
+
+
+def verification_cache() -> Cache:
+    return _cache
+
+
+async def current_epoch() -> str:
+    value = await _cache.get(EPOCH_KEY)
+    return value.decode() if value else "0"
+
+
+async def _bump() -> None:
+    # A counter in the cache: hit() increments atomically in Redis and in process.
+    await _cache.hit(EPOCH_KEY, 10 * 365 * 24 * 3600)
+
+
+def invalidate_after_commit(session: AsyncSession) -> None:
+    """Make every cached answer stale once this transaction commits."""
+    callbacks = session.info.setdefault("ipmarket.verify_invalidation", [])
+    if not callbacks:
+        callbacks.append(True)
+        after_commit(session, _bump)
+
+
+async def cached_answer(key: str) -> dict[str, Any] | None:
+    raw = await _cache.get(key)
+    if raw is None:
+        return None
+    stored = json.loads(raw)
+    if stored.get("epoch") != await current_epoch():
+        return None
+    answer: dict[str, Any] = stored["answer"]
+    return answer
+
+
+async def store_answer(
+    key: str, answer: dict[str, Any], *, epoch: str, now: datetime, expires: datetime | None
+) -> None:
+    ttl = ANSWER_TTL_SECONDS
+    if expires is not None:
+        ttl = min(ttl, int((expires - now).total_seconds()))
+    if ttl > 0:
+        await _cache.set(key, json.dumps({"epoch": epoch, "answer": answer}).encode(), ttl)
