@@ -26,7 +26,9 @@ class Rights:
         """A registered user whose email is verified."""
         account = await register(self.client, user_type)
         async with self.db.transaction() as session:
-            await session.execute(update(User).where(User.id == account.id).values(email_verified_at=utcnow()))
+            await session.execute(
+                update(User).where(User.id == account.id).values(email_verified_at=utcnow())
+            )
         return account
 
     async def reviewer(self) -> Account:
@@ -40,24 +42,37 @@ class Rights:
         return data
 
     async def asset(
-        self, owner: Account, *, approve: bool = True, parent_license_id: str | None = None, **fields: Any
+        self,
+        owner: Account,
+        *,
+        approve: bool = True,
+        parent_license_id: str | None = None,
+        **fields: Any,
     ) -> dict[str, Any]:
         body = {
             "title": fields.pop("title", f"Original work {uuid.uuid4().hex[:6]}"),
-            "description": fields.pop("description", "A character with a long history of adventures."),
+            "description": fields.pop(
+                "description", "A character with a long history of adventures."
+            ),
             "category": fields.pop("category", "characters"),
             "contentType": fields.pop("contentType", "image"),
             **fields,
         }
         if parent_license_id:
             body["parentLicenseId"] = parent_license_id
-        asset = await self.ok(await self.client.post("/v1/ip-assets", json=body, headers=owner.auth), 201)
+        asset = await self.ok(
+            await self.client.post("/v1/ip-assets", json=body, headers=owner.auth), 201
+        )
         if approve:
-            await self.ok(await self.client.post(f"/v1/ip-assets/{asset['id']}/verify", headers=owner.auth))
+            await self.ok(
+                await self.client.post(f"/v1/ip-assets/{asset['id']}/verify", headers=owner.auth)
+            )
             admin = await self.reviewer()
             asset = await self.ok(
                 await self.client.put(
-                    f"/v1/admin/ip-assets/{asset['id']}/verify", json={"decision": "approved"}, headers=admin.auth
+                    f"/v1/admin/ip-assets/{asset['id']}/verify",
+                    json={"decision": "approved"},
+                    headers=admin.auth,
                 )
             )
         return asset
@@ -71,23 +86,38 @@ class Rights:
             **fields,
         }
         return await self.ok(
-            await self.client.post(f"/v1/ip-assets/{asset_id}/licenses", json=body, headers=owner.auth), 201
+            await self.client.post(
+                f"/v1/ip-assets/{asset_id}/licenses", json=body, headers=owner.auth
+            ),
+            201,
         )
 
     async def license(
-        self, applicant: Account, licensor: Account, asset_id: str, terms_id: str, *, approve: bool = True
+        self,
+        applicant: Account,
+        licensor: Account,
+        asset_id: str,
+        terms_id: str,
+        *,
+        approve: bool = True,
     ) -> dict[str, Any]:
         application = await self.ok(
             await self.client.post(
                 "/v1/licenses/apply",
-                json={"ipAssetId": asset_id, "licenseTermsId": terms_id, "applicationData": {"plan": "mugs"}},
+                json={
+                    "ipAssetId": asset_id,
+                    "licenseTermsId": terms_id,
+                    "applicationData": {"plan": "mugs"},
+                },
                 headers=applicant.auth,
             ),
             201,
         )
         if approve and application["status"] == "pending":
             application = await self.ok(
-                await self.client.put(f"/v1/licenses/{application['id']}/approve", headers=licensor.auth)
+                await self.client.put(
+                    f"/v1/licenses/{application['id']}/approve", headers=licensor.auth
+                )
             )
         return application
 
@@ -103,10 +133,14 @@ class Rights:
             "inventoryCount": fields.pop("inventoryCount", 10),
             **fields,
         }
-        product = await self.ok(await self.client.post("/v1/products", json=body, headers=seller.auth), 201)
+        product = await self.ok(
+            await self.client.post("/v1/products", json=body, headers=seller.auth), 201
+        )
         if publish:
             product = await self.ok(
-                await self.client.put(f"/v1/products/{product['id']}", json={"status": "active"}, headers=seller.auth)
+                await self.client.put(
+                    f"/v1/products/{product['id']}", json={"status": "active"}, headers=seller.auth
+                )
             )
         return product
 
@@ -130,6 +164,17 @@ class Rights:
         p2 = await self.product(s2, l2["id"], title="Winter Tales poster")
         p3 = await self.product(s3, l3["id"], title="Comic tote bag")
         return {
-            "creator": creator, "s1": s1, "s2": s2, "s3": s3,
-            "a": a, "d1": d1, "d2": d2, "l1": l1, "l2": l2, "l3": l3, "p1": p1, "p2": p2, "p3": p3,
+            "creator": creator,
+            "s1": s1,
+            "s2": s2,
+            "s3": s3,
+            "a": a,
+            "d1": d1,
+            "d2": d2,
+            "l1": l1,
+            "l2": l2,
+            "l3": l3,
+            "p1": p1,
+            "p2": p2,
+            "p3": p3,
         }

@@ -6,6 +6,9 @@ from fastapi import APIRouter
 
 from ipmarket.admin.router import router as admin_router
 from ipmarket.files.router import router as files_router
+from ipmarket.identity.admin_router import router as admin_users_router
+from ipmarket.identity.router import router as auth_router
+from ipmarket.identity.router import users_router
 from ipmarket.ip_assets.router import admin_router as admin_ip_assets_router
 from ipmarket.ip_assets.router import router as ip_assets_router
 from ipmarket.licensing.router import admin_router as admin_licenses_router
@@ -13,9 +16,6 @@ from ipmarket.licensing.router import router as licenses_router
 from ipmarket.licensing.router import terms_router
 from ipmarket.products.router import router as products_router
 from ipmarket.provenance.router import router as verification_router
-from ipmarket.identity.admin_router import router as admin_users_router
-from ipmarket.identity.router import router as auth_router
-from ipmarket.identity.router import users_router
 
 API_PREFIX = "/v1"
 

@@ -5,28 +5,28 @@ from ipmarket.eventbus.models import OutboxEvent, ProcessedEvent
 from ipmarket.files.models import StoredFile
 from ipmarket.identity.models import AuthSession, OneTimeToken, RefreshToken, User
 from ipmarket.ip_assets.models import IPAsset
+from ipmarket.kit.db import Base
 from ipmarket.licensing.models import LicenseApplication, LicenseTerms
 from ipmarket.products.models import Product
 from ipmarket.provenance.models import AuthorizationChain
-from ipmarket.kit.db import Base
 from ipmarket.settings.models import AdminSetting
 
 metadata = Base.metadata
 
 __all__ = [
     "AdminSetting",
+    "AuditLog",
+    "AuthSession",
     "AuthorizationChain",
     "IPAsset",
     "LicenseApplication",
     "LicenseTerms",
-    "Product",
-    "StoredFile",
-    "AuditLog",
-    "AuthSession",
     "OneTimeToken",
     "OutboxEvent",
     "ProcessedEvent",
+    "Product",
     "RefreshToken",
+    "StoredFile",
     "User",
     "metadata",
 ]

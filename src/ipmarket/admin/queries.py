@@ -15,16 +15,23 @@ from ipmarket.licensing import LicenseApplication, LicenseStatus, LicenseTerms
 from ipmarket.products import Product
 
 
-async def pending_ip_assets(session: AsyncSession, *, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+async def pending_ip_assets(
+    session: AsyncSession, *, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
     where = and_(
         IPAsset.verification_status == VerificationStatus.PENDING,
         IPAsset.submitted_at.is_not(None),
         IPAsset.status == AssetStatus.ACTIVE,
     )
-    total = (await session.execute(select(func.count()).select_from(IPAsset).where(where))).scalar_one()
+    total = (
+        await session.execute(select(func.count()).select_from(IPAsset).where(where))
+    ).scalar_one()
     licenses = (
         select(func.count())
-        .where(LicenseApplication.ip_asset_id == IPAsset.id, LicenseApplication.status == LicenseStatus.APPROVED)
+        .where(
+            LicenseApplication.ip_asset_id == IPAsset.id,
+            LicenseApplication.status == LicenseStatus.APPROVED,
+        )
         .correlate(IPAsset)
         .scalar_subquery()
     )
@@ -56,9 +63,13 @@ async def pending_ip_assets(session: AsyncSession, *, offset: int, limit: int) -
     return items, int(total)
 
 
-async def pending_licenses(session: AsyncSession, *, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+async def pending_licenses(
+    session: AsyncSession, *, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
     where = LicenseApplication.status == LicenseStatus.PENDING
-    total = (await session.execute(select(func.count()).select_from(LicenseApplication).where(where))).scalar_one()
+    total = (
+        await session.execute(select(func.count()).select_from(LicenseApplication).where(where))
+    ).scalar_one()
     licensee = aliased(User)
     licensor = aliased(User)
     products = (

@@ -123,7 +123,9 @@ async def get_pending_ip_assets(
     return paged(reads, page=paging.page, limit=paging.limit, total=total)
 
 
-@router.get("/licenses/pending", responses=_ERRORS, summary="License applications waiting for a decision")
+@router.get(
+    "/licenses/pending", responses=_ERRORS, summary="License applications waiting for a decision"
+)
 async def get_pending_licenses(
     session: DbSession,
     paging: Paging,

@@ -100,7 +100,11 @@ class IPAssetRepository:
             await self.session.execute(select(func.count()).select_from(IPAsset).where(where))
         ).scalar_one()
         rows = await self.session.execute(
-            select(IPAsset).where(where).order_by(IPAsset.submitted_at, IPAsset.id).offset(offset).limit(limit)
+            select(IPAsset)
+            .where(where)
+            .order_by(IPAsset.submitted_at, IPAsset.id)
+            .offset(offset)
+            .limit(limit)
         )
         return list(rows.scalars()), int(total)
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 
+from ipmarket.config import Settings
 from ipmarket.files import signed_url
 from ipmarket.identity import AppSettings, Authorize, MaybePrincipal, Permission, Principal
 from ipmarket.ip_assets.models import IPAsset
@@ -23,7 +24,6 @@ from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import APIResponse, error_responses, ok, paged
 from ipmarket.kit.errors import Unauthorized
 from ipmarket.kit.pagination import Paging
-from ipmarket.config import Settings
 
 router = APIRouter(prefix="/ip-assets", tags=["ip-assets"])
 admin_router = APIRouter(prefix="/admin/ip-assets", tags=["admin"])
@@ -94,7 +94,9 @@ async def list_assets(
     return paged(asset_reads(assets, settings), page=paging.page, limit=paging.limit, total=total)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=_ERRORS, summary="Register an IP asset")
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses=_ERRORS, summary="Register an IP asset"
+)
 async def create_asset(
     body: IPAssetCreate, session: DbSession, settings: AppSettings, principal: Owner
 ) -> APIResponse[IPAssetRead]:
@@ -112,7 +114,11 @@ async def get_asset(
 
 @router.put("/{asset_id}", responses=_ERRORS, summary="Edit your IP asset")
 async def update_asset(
-    asset_id: uuid.UUID, body: IPAssetUpdate, session: DbSession, settings: AppSettings, principal: Owner
+    asset_id: uuid.UUID,
+    body: IPAssetUpdate,
+    session: DbSession,
+    settings: AppSettings,
+    principal: Owner,
 ) -> APIResponse[IPAssetRead]:
     asset = await _service(session, settings).update(principal, asset_id, body)
     return ok(asset_reads([asset], settings)[0])
@@ -136,7 +142,11 @@ async def submit_asset(
 
 @admin_router.put("/{asset_id}/verify", responses=_ERRORS, summary="Approve or reject an IP asset")
 async def review_asset(
-    asset_id: uuid.UUID, body: ReviewDecision, session: DbSession, settings: AppSettings, reviewer: Reviewer
+    asset_id: uuid.UUID,
+    body: ReviewDecision,
+    session: DbSession,
+    settings: AppSettings,
+    reviewer: Reviewer,
 ) -> APIResponse[IPAssetRead]:
     asset = await _service(session, settings).review(reviewer, asset_id, body.decision, body.reason)
     return ok(asset_reads([asset], settings)[0])

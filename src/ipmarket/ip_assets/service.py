@@ -83,11 +83,15 @@ class IPAssetService:
             raise NotFound("IP asset not found")
         if licensable(asset):
             return asset
-        if viewer is not None and (viewer.id == asset.creator_id or viewer.can(Permission.VERIFY_IP)):
+        if viewer is not None and (
+            viewer.id == asset.creator_id or viewer.can(Permission.VERIFY_IP)
+        ):
             return asset
         raise NotFound("IP asset not found")
 
-    async def owned(self, asset_id: uuid.UUID, owner: Principal, *, for_update: bool = True) -> IPAsset:
+    async def owned(
+        self, asset_id: uuid.UUID, owner: Principal, *, for_update: bool = True
+    ) -> IPAsset:
         asset = await self.assets.get(asset_id, for_update=for_update)
         if asset is None or asset.status == AssetStatus.DELETED:
             raise NotFound("IP asset not found")
@@ -106,15 +110,20 @@ class IPAssetService:
         if data.parent_license_id is None:
             if not principal.can(Permission.CREATE_IP):
                 raise Forbidden(
-                    "Only creators register original IP; a derivative names the license it is made under",
+                    "Only creators register original IP; a derivative names the license "
+                    "it is made under",
                     details={"field": "parentLicenseId"},
                 )
         else:
             await dispatch(
                 self.session,
-                DerivativeProposed(creator_id=principal.id, parent_license_id=data.parent_license_id),
+                DerivativeProposed(
+                    creator_id=principal.id, parent_license_id=data.parent_license_id
+                ),
             )
-        files = await resolve_owned_files(self.session, data.file_urls, principal.id, base_url=self.base_url)
+        files = await resolve_owned_files(
+            self.session, data.file_urls, principal.id, base_url=self.base_url
+        )
         file_ids = [f.id for f in files]
         asset = IPAsset(
             id=new_id(),
@@ -150,7 +159,9 @@ class IPAssetService:
         )
         return asset
 
-    async def update(self, principal: Principal, asset_id: uuid.UUID, data: IPAssetUpdate) -> IPAsset:
+    async def update(
+        self, principal: Principal, asset_id: uuid.UUID, data: IPAssetUpdate
+    ) -> IPAsset:
         asset = await self.owned(asset_id, principal)
         fields = data.model_fields_set
         if not fields:
@@ -175,7 +186,10 @@ class IPAssetService:
         asset.content_hash = content_hash(
             asset.title, asset.description, [hashes[f] for f in asset.file_ids]
         )
-        material = asset.content_hash != before["contentHash"] or asset.content_type != before["contentType"]
+        material = (
+            asset.content_hash != before["contentHash"]
+            or asset.content_type != before["contentType"]
+        )
         if material and asset.verification_status != VerificationStatus.PENDING:
             # What was reviewed is no longer what is offered: review it again.
             was_approved = asset.verification_status == VerificationStatus.APPROVED
@@ -224,7 +238,10 @@ class IPAssetService:
             raise Conflict(f"IP asset is {asset.status}")
         if asset.verification_status == VerificationStatus.APPROVED:
             raise Conflict("IP asset is already approved")
-        if asset.verification_status == VerificationStatus.PENDING and asset.submitted_at is not None:
+        if (
+            asset.verification_status == VerificationStatus.PENDING
+            and asset.submitted_at is not None
+        ):
             raise Conflict("IP asset is already waiting for review")
         asset.verification_status = VerificationStatus.PENDING.value
         asset.submitted_at = utcnow()
@@ -274,7 +291,10 @@ class IPAssetService:
             await publish(
                 self.session,
                 IPAssetRejected(
-                    ip_asset_id=asset.id, creator_id=asset.creator_id, reviewed_by=reviewer.id, reason=reason
+                    ip_asset_id=asset.id,
+                    creator_id=asset.creator_id,
+                    reviewed_by=reviewer.id,
+                    reason=reason,
                 ),
             )
         await self.session.flush()
@@ -300,7 +320,10 @@ class IPAssetService:
             resource_type="ip_asset",
             resource_id=asset.id,
             old_values={"verificationStatus": VerificationStatus.PENDING.value},
-            new_values={"verificationStatus": VerificationStatus.APPROVED.value, "contentHash": asset.content_hash},
+            new_values={
+                "verificationStatus": VerificationStatus.APPROVED.value,
+                "contentHash": asset.content_hash,
+            },
         )
         await publish(
             self.session,

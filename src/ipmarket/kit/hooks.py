@@ -19,8 +19,14 @@ Hook = Callable[[AsyncSession, Any], Awaitable[None]]
 _hooks: dict[type, list[Hook]] = defaultdict(list)
 
 
-def on(event_type: type[E]) -> Callable[[Callable[[AsyncSession, E], Awaitable[None]]], Callable[[AsyncSession, E], Awaitable[None]]]:
-    def register(hook: Callable[[AsyncSession, E], Awaitable[None]]) -> Callable[[AsyncSession, E], Awaitable[None]]:
+def on(
+    event_type: type[E],
+) -> Callable[
+    [Callable[[AsyncSession, E], Awaitable[None]]], Callable[[AsyncSession, E], Awaitable[None]]
+]:
+    def register(
+        hook: Callable[[AsyncSession, E], Awaitable[None]],
+    ) -> Callable[[AsyncSession, E], Awaitable[None]]:
         if hook not in _hooks[event_type]:
             _hooks[event_type].append(hook)
         return hook

@@ -14,17 +14,17 @@ _CENT = Decimal("0.01")
 Amount = Annotated[
     Decimal,
     Field(ge=0, max_digits=12, decimal_places=2),
-    PlainSerializer(lambda v: float(v), return_type=float, when_used="json"),
+    PlainSerializer(float, return_type=float, when_used="json"),
 ]
 PositiveAmount = Annotated[
     Decimal,
     Field(gt=0, max_digits=12, decimal_places=2),
-    PlainSerializer(lambda v: float(v), return_type=float, when_used="json"),
+    PlainSerializer(float, return_type=float, when_used="json"),
 ]
 Percentage = Annotated[
     Decimal,
     Field(ge=0, le=100, max_digits=5, decimal_places=2),
-    PlainSerializer(lambda v: float(v), return_type=float, when_used="json"),
+    PlainSerializer(float, return_type=float, when_used="json"),
 ]
 
 

@@ -43,7 +43,11 @@ async def check_derivative_license(session: AsyncSession, event: DerivativePropo
     if application.status != LicenseStatus.APPROVED:
         raise ValidationFailed(
             f"The license is {application.status}",
-            details={"errors": [{"field": "parentLicenseId", "message": f"license is {application.status}"}]},
+            details={
+                "errors": [
+                    {"field": "parentLicenseId", "message": f"license is {application.status}"}
+                ]
+            },
         )
     if not (application.terms_snapshot or {}).get("derivativesAllowed", True):
         raise Conflict("The license's terms do not allow derivatives")
@@ -57,7 +61,8 @@ async def approve_derivative(session: AsyncSession, event: DerivativeApproving) 
     """Before a derivative is approved: its license still authorises, the shares along
     its chain leave room under 100%, and the derivation is recorded in the chain."""
     await check_derivative_license(
-        session, DerivativeProposed(creator_id=event.creator_id, parent_license_id=event.parent_license_id)
+        session,
+        DerivativeProposed(creator_id=event.creator_id, parent_license_id=event.parent_license_id),
     )
     licenses = LicenseRepository(session)
     chain = await licenses.chain(event.parent_license_id)
@@ -80,7 +85,7 @@ async def refuse_delete_while_licensed(session: AsyncSession, event: AssetDeleti
 
 
 @on(AssetLeftReview)
-async def asset_left_review(session: AsyncSession, event: AssetLeftReview) -> None:
+async def asset_left_review(session: AsyncSession, _: AssetLeftReview) -> None:
     # Verification reads live state; cached answers about this asset must go.
     provenance.invalidate_after_commit(session)
 

@@ -78,7 +78,9 @@ class LicenseRepository:
         await self.session.flush()
         return application
 
-    async def get(self, license_id: uuid.UUID, *, for_update: bool = False) -> LicenseApplication | None:
+    async def get(
+        self, license_id: uuid.UUID, *, for_update: bool = False
+    ) -> LicenseApplication | None:
         stmt = select(LicenseApplication).where(LicenseApplication.id == license_id)
         if for_update:
             stmt = stmt.with_for_update()
@@ -99,7 +101,9 @@ class LicenseRepository:
             ).scalar()
         )
 
-    async def live_of_asset(self, asset_id: uuid.UUID, *, now: datetime) -> list[LicenseApplication]:
+    async def live_of_asset(
+        self, asset_id: uuid.UUID, *, now: datetime
+    ) -> list[LicenseApplication]:
         """Approved, unexpired licenses of an asset."""
         rows = await self.session.execute(
             select(LicenseApplication).where(
@@ -133,7 +137,9 @@ class LicenseRepository:
         asset = aliased(IPAsset)
         terms = aliased(LicenseTerms)
         share = func.coalesce(
-            la.terms_snapshot["revenueSharePercentage"].astext.cast(terms.revenue_share_percentage.type),
+            la.terms_snapshot["revenueSharePercentage"].astext.cast(
+                terms.revenue_share_percentage.type
+            ),
             terms.revenue_share_percentage,
         )
         base = (
@@ -161,7 +167,9 @@ class LicenseRepository:
         asset2 = aliased(IPAsset)
         terms2 = aliased(LicenseTerms)
         share2 = func.coalesce(
-            la2.terms_snapshot["revenueSharePercentage"].astext.cast(terms2.revenue_share_percentage.type),
+            la2.terms_snapshot["revenueSharePercentage"].astext.cast(
+                terms2.revenue_share_percentage.type
+            ),
             terms2.revenue_share_percentage,
         )
         step = (
@@ -204,7 +212,10 @@ class LicenseRepository:
         elif role == "licensor":
             party = LicenseApplication.licensor_id == user_id
         else:
-            party = or_(LicenseApplication.applicant_id == user_id, LicenseApplication.licensor_id == user_id)
+            party = or_(
+                LicenseApplication.applicant_id == user_id,
+                LicenseApplication.licensor_id == user_id,
+            )
         conditions = [party]
         if status:
             conditions.append(LicenseApplication.status == status)
@@ -212,7 +223,9 @@ class LicenseRepository:
             conditions.append(LicenseApplication.ip_asset_id == ip_asset_id)
         where = and_(*conditions)
         total = (
-            await self.session.execute(select(func.count()).select_from(LicenseApplication).where(where))
+            await self.session.execute(
+                select(func.count()).select_from(LicenseApplication).where(where)
+            )
         ).scalar_one()
         rows = await self.session.execute(
             select(LicenseApplication)
@@ -246,5 +259,7 @@ class LicenseRepository:
     async def mark(self, ids: Sequence[uuid.UUID], **values: object) -> None:
         if ids:
             await self.session.execute(
-                update(LicenseApplication).where(LicenseApplication.id.in_(set(ids))).values(**values)
+                update(LicenseApplication)
+                .where(LicenseApplication.id.in_(set(ids)))
+                .values(**values)
             )

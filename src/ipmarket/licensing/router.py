@@ -16,7 +16,6 @@ from ipmarket.kit.pagination import Paging
 from ipmarket.licensing.models import LicenseApplication, LicenseTerms
 from ipmarket.licensing.schemas import (
     ApplicationCreate,
-    ApprovalRequest,
     DecisionReason,
     LicenseApplicationRead,
     LicenseCheckRead,
@@ -34,11 +33,15 @@ _ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429, 500)
 # Licensors are creators, or secondary creators licensing their own derivatives.
 Licensor = Annotated[
     Principal,
-    Depends(Authorize(Permission.MANAGE_LICENSES, Permission.APPLY_LICENSE, Permission.APPROVE_LICENSES)),
+    Depends(
+        Authorize(Permission.MANAGE_LICENSES, Permission.APPLY_LICENSE, Permission.APPROVE_LICENSES)
+    ),
 ]
 Revoker = Annotated[
     Principal,
-    Depends(Authorize(Permission.MANAGE_LICENSES, Permission.APPLY_LICENSE, Permission.REVOKE_LICENSES)),
+    Depends(
+        Authorize(Permission.MANAGE_LICENSES, Permission.APPLY_LICENSE, Permission.REVOKE_LICENSES)
+    ),
 ]
 Applicant = Annotated[Principal, Depends(Authorize(Permission.APPLY_LICENSE))]
 Party = Annotated[
@@ -107,7 +110,9 @@ async def list_terms(
     return ok([terms_read(t) for t in terms])
 
 
-@terms_router.post("", status_code=status.HTTP_201_CREATED, responses=_ERRORS, summary="Publish license terms")
+@terms_router.post(
+    "", status_code=status.HTTP_201_CREATED, responses=_ERRORS, summary="Publish license terms"
+)
 async def create_terms(
     asset_id: uuid.UUID, body: LicenseTermsCreate, session: DbSession, principal: Party
 ) -> APIResponse[LicenseTermsRead]:
@@ -121,7 +126,11 @@ async def create_terms(
     summary="Change license terms (a new version once anyone has applied)",
 )
 async def update_terms(
-    asset_id: uuid.UUID, terms_id: uuid.UUID, body: LicenseTermsUpdate, session: DbSession, principal: Party
+    asset_id: uuid.UUID,
+    terms_id: uuid.UUID,
+    body: LicenseTermsUpdate,
+    session: DbSession,
+    principal: Party,
 ) -> APIResponse[LicenseTermsRead]:
     terms = await LicensingService(session).update_terms(principal, asset_id, terms_id, body)
     return ok(terms_read(terms))
@@ -130,8 +139,12 @@ async def update_terms(
 # --- applications ------------------------------------------------------------------------
 
 
-@router.post("/apply", status_code=status.HTTP_201_CREATED, responses=_ERRORS, summary="Apply for a license")
-async def apply(body: ApplicationCreate, session: DbSession, principal: Applicant) -> APIResponse[LicenseApplicationRead]:
+@router.post(
+    "/apply", status_code=status.HTTP_201_CREATED, responses=_ERRORS, summary="Apply for a license"
+)
+async def apply(
+    body: ApplicationCreate, session: DbSession, principal: Applicant
+) -> APIResponse[LicenseApplicationRead]:
     application = await LicensingService(session).apply(principal, body)
     return ok(application_read(application))
 
@@ -142,42 +155,69 @@ async def list_applications(
     paging: Paging,
     principal: Party,
     status_filter: Annotated[
-        Literal["pending", "approved", "rejected", "revoked", "expired"] | None, Query(alias="status")
+        Literal["pending", "approved", "rejected", "revoked", "expired"] | None,
+        Query(alias="status"),
     ] = None,
     ip_asset_id: Annotated[uuid.UUID | None, Query(alias="ipAssetId")] = None,
     role: Literal["applicant", "licensor"] | None = None,
 ) -> APIResponse[list[LicenseApplicationRead]]:
     items, total = await LicensingService(session).list_applications(
-        principal, role=role, status=status_filter, ip_asset_id=ip_asset_id, offset=paging.offset, limit=paging.limit
+        principal,
+        role=role,
+        status=status_filter,
+        ip_asset_id=ip_asset_id,
+        offset=paging.offset,
+        limit=paging.limit,
     )
-    return paged([application_read(a) for a in items], page=paging.page, limit=paging.limit, total=total)
+    return paged(
+        [application_read(a) for a in items], page=paging.page, limit=paging.limit, total=total
+    )
 
 
-@router.put("/{license_id}/approve", responses=_ERRORS, summary="Approve an application (licensor or admin)")
+@router.put(
+    "/{license_id}/approve", responses=_ERRORS, summary="Approve an application (licensor or admin)"
+)
 async def approve(
-    license_id: uuid.UUID, session: DbSession, principal: Licensor, body: ApprovalRequest | None = None
+    license_id: uuid.UUID,
+    session: DbSession,
+    principal: Licensor,
 ) -> APIResponse[LicenseApplicationRead]:
     return ok(application_read(await LicensingService(session).approve(principal, license_id)))
 
 
-@router.put("/{license_id}/reject", responses=_ERRORS, summary="Reject an application, with a reason")
+@router.put(
+    "/{license_id}/reject", responses=_ERRORS, summary="Reject an application, with a reason"
+)
 async def reject(
     license_id: uuid.UUID, body: DecisionReason, session: DbSession, principal: Licensor
 ) -> APIResponse[LicenseApplicationRead]:
-    return ok(application_read(await LicensingService(session).reject(principal, license_id, body.reason)))
+    return ok(
+        application_read(await LicensingService(session).reject(principal, license_id, body.reason))
+    )
 
 
 @router.put("/{license_id}/revoke", responses=_ERRORS, summary="Revoke a license, with a reason")
 async def revoke(
     license_id: uuid.UUID, body: DecisionReason, session: DbSession, principal: Revoker
 ) -> APIResponse[LicenseApplicationRead]:
-    return ok(application_read(await LicensingService(session).revoke(principal, license_id, body.reason)))
+    return ok(
+        application_read(await LicensingService(session).revoke(principal, license_id, body.reason))
+    )
 
 
-@router.get("/{license_id}/verify", responses=_ERRORS, summary="Does this license authorise anything now?")
+@router.get(
+    "/{license_id}/verify", responses=_ERRORS, summary="Does this license authorise anything now?"
+)
 async def verify(license_id: uuid.UUID, session: DbSession) -> APIResponse[LicenseCheckRead]:
     check = await LicensingService(session).check(license_id)
-    return ok(LicenseCheckRead(valid=check.valid, status=check.status, expires_at=check.expires_at, reasons=check.reasons))
+    return ok(
+        LicenseCheckRead(
+            valid=check.valid,
+            status=check.status,
+            expires_at=check.expires_at,
+            reasons=check.reasons,
+        )
+    )
 
 
 # --- administrators ----------------------------------------------------------------------
@@ -185,7 +225,9 @@ async def verify(license_id: uuid.UUID, session: DbSession) -> APIResponse[Licen
 
 @admin_router.put("/{license_id}/approve", responses=_ERRORS, summary="Approve an application")
 async def admin_approve(
-    license_id: uuid.UUID, session: DbSession, principal: AdminApprover, body: ApprovalRequest | None = None
+    license_id: uuid.UUID,
+    session: DbSession,
+    principal: AdminApprover,
 ) -> APIResponse[LicenseApplicationRead]:
     return ok(application_read(await LicensingService(session).approve(principal, license_id)))
 
@@ -194,11 +236,15 @@ async def admin_approve(
 async def admin_reject(
     license_id: uuid.UUID, body: DecisionReason, session: DbSession, principal: AdminApprover
 ) -> APIResponse[LicenseApplicationRead]:
-    return ok(application_read(await LicensingService(session).reject(principal, license_id, body.reason)))
+    return ok(
+        application_read(await LicensingService(session).reject(principal, license_id, body.reason))
+    )
 
 
 @admin_router.put("/{license_id}/revoke", responses=_ERRORS, summary="Revoke a license")
 async def admin_revoke(
     license_id: uuid.UUID, body: DecisionReason, session: DbSession, principal: AdminRevoker
 ) -> APIResponse[LicenseApplicationRead]:
-    return ok(application_read(await LicensingService(session).revoke(principal, license_id, body.reason)))
+    return ok(
+        application_read(await LicensingService(session).revoke(principal, license_id, body.reason))
+    )

@@ -17,7 +17,11 @@ def link_problems(link: ChainLink, now: datetime) -> list[str]:
     """Why this link authorises nothing; empty when it is sound."""
     problems: list[str] = []
     name = f"license {link.license_id}"
-    if link.status == LicenseStatus.APPROVED and link.expires_at is not None and link.expires_at <= now:
+    if (
+        link.status == LicenseStatus.APPROVED
+        and link.expires_at is not None
+        and link.expires_at <= now
+    ):
         problems.append(f"{name} expired at {link.expires_at.isoformat()}")
     elif link.status != LicenseStatus.APPROVED:
         problems.append(f"{name} is {link.status}")

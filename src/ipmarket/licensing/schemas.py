@@ -97,17 +97,15 @@ def _bounded(value: dict[str, Any]) -> dict[str, Any]:
 class ApplicationCreate(Schema):
     ip_asset_id: uuid.UUID
     license_terms_id: uuid.UUID
-    application_data: Annotated[dict[str, Any], AfterValidator(_bounded)] = Field(default_factory=dict)
+    application_data: Annotated[dict[str, Any], AfterValidator(_bounded)] = Field(
+        default_factory=dict
+    )
     max_base_fee: Amount | None = None
     max_revenue_share_percentage: Percentage | None = None
 
 
 class DecisionReason(Schema):
     reason: Reason
-
-
-class ApprovalRequest(Schema):
-    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
 class LicenseApplicationRead(ReadSchema):

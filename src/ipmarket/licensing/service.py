@@ -135,7 +135,11 @@ class LicensingService:
         return terms
 
     async def update_terms(
-        self, principal: Principal, asset_id: uuid.UUID, terms_id: uuid.UUID, data: LicenseTermsUpdate
+        self,
+        principal: Principal,
+        asset_id: uuid.UUID,
+        terms_id: uuid.UUID,
+        data: LicenseTermsUpdate,
     ) -> LicenseTerms:
         """Edit terms in place while nobody has applied; otherwise publish a new version and
         retire this one, so what applicants agreed to never changes under them."""
@@ -194,7 +198,11 @@ class LicensingService:
 
     async def _check_share_cap(self, asset: IPAsset, share: Decimal) -> None:
         platform = await get_platform_settings(self.session)
-        above = chain_share(await self.licenses.chain(asset.parent_license_id)) if asset.parent_license_id else Decimal(0)
+        above = (
+            chain_share(await self.licenses.chain(asset.parent_license_id))
+            if asset.parent_license_id
+            else Decimal(0)
+        )
         problem = cap_problem(Decimal(platform.payments.platform_fee_percentage), above + share)
         if problem:
             raise ValidationFailed(problem, details={"field": "revenueSharePercentage"})
@@ -211,19 +219,29 @@ class LicensingService:
         if terms is None or terms.ip_asset_id != asset.id:
             raise ValidationFailed(
                 "These license terms do not belong to this IP asset",
-                details={"errors": [{"field": "licenseTermsId", "message": "not terms of this asset"}]},
+                details={
+                    "errors": [{"field": "licenseTermsId", "message": "not terms of this asset"}]
+                },
             )
         if not terms.is_current:
             raise Conflict("These terms were replaced by a newer version")
         problems: list[dict[str, str]] = []
         if data.max_base_fee is not None and terms.base_fee_minor > to_minor(data.max_base_fee):
-            problems.append({"field": "maxBaseFee", "message": f"the terms ask a fee of {from_minor(terms.base_fee_minor)}"})
+            problems.append(
+                {
+                    "field": "maxBaseFee",
+                    "message": f"the terms ask a fee of {from_minor(terms.base_fee_minor)}",
+                }
+            )
         if (
             data.max_revenue_share_percentage is not None
             and terms.revenue_share_percentage > data.max_revenue_share_percentage
         ):
             problems.append(
-                {"field": "maxRevenueSharePercentage", "message": f"the terms ask {terms.revenue_share_percentage}%"}
+                {
+                    "field": "maxRevenueSharePercentage",
+                    "message": f"the terms ask {terms.revenue_share_percentage}%",
+                }
             )
         if problems:
             raise ValidationFailed("The terms exceed what you accept", details={"errors": problems})
@@ -236,7 +254,9 @@ class LicensingService:
             licensor_id=asset.creator_id,
             license_terms_id=terms.id,
             application_data=data.application_data,
-            max_base_fee_minor=to_minor(data.max_base_fee) if data.max_base_fee is not None else None,
+            max_base_fee_minor=to_minor(data.max_base_fee)
+            if data.max_base_fee is not None
+            else None,
             max_revenue_share_percentage=data.max_revenue_share_percentage,
             status=LicenseStatus.PENDING.value,
         )
@@ -271,7 +291,9 @@ class LicensingService:
                 pass  # a rule blocks it for now: it waits for the licensor like any other
         return application
 
-    async def _decidable(self, license_id: uuid.UUID, principal: Principal, admin_permission: Permission) -> LicenseApplication:
+    async def _decidable(
+        self, license_id: uuid.UUID, principal: Principal, admin_permission: Permission
+    ) -> LicenseApplication:
         application = await self.licenses.get(license_id, for_update=True)
         if application is None:
             raise NotFound("License not found")
@@ -288,7 +310,9 @@ class LicensingService:
         await self._approve(application, actor_id=principal.id)
         return application
 
-    async def _approve(self, application: LicenseApplication, *, actor_id: uuid.UUID | None) -> None:
+    async def _approve(
+        self, application: LicenseApplication, *, actor_id: uuid.UUID | None
+    ) -> None:
         now = utcnow()
         # Lock the asset: approvals of the same asset are decided one at a time.
         asset = await self.assets.get(application.ip_asset_id, for_update=True)
@@ -303,8 +327,12 @@ class LicensingService:
             terms.territory,
             [
                 (
-                    (lic.terms_snapshot or {}).get("licenseType", live_terms[lic.license_terms_id].license_type),
-                    (lic.terms_snapshot or {}).get("territory", live_terms[lic.license_terms_id].territory),
+                    (lic.terms_snapshot or {}).get(
+                        "licenseType", live_terms[lic.license_terms_id].license_type
+                    ),
+                    (lic.terms_snapshot or {}).get(
+                        "territory", live_terms[lic.license_terms_id].territory
+                    ),
                 )
                 for lic in live
             ],
@@ -315,7 +343,9 @@ class LicensingService:
         if asset.parent_license_id is not None:
             problems = chain_problems(await self.licenses.chain(asset.parent_license_id), now)
             if problems:
-                raise Conflict("The asset's own license no longer authorises it", details={"reasons": problems})
+                raise Conflict(
+                    "The asset's own license no longer authorises it", details={"reasons": problems}
+                )
         application.status = LicenseStatus.APPROVED.value
         application.approved_at = now
         application.approved_by = actor_id
@@ -349,7 +379,9 @@ class LicensingService:
             ),
         )
 
-    async def reject(self, principal: Principal, license_id: uuid.UUID, reason: str) -> LicenseApplication:
+    async def reject(
+        self, principal: Principal, license_id: uuid.UUID, reason: str
+    ) -> LicenseApplication:
         application = await self._decidable(license_id, principal, Permission.APPROVE_LICENSES)
         if application.status != LicenseStatus.PENDING:
             raise Conflict(f"License is {application.status}, not pending")
@@ -378,10 +410,14 @@ class LicensingService:
         await self.session.flush()
         return application
 
-    async def revoke(self, principal: Principal, license_id: uuid.UUID, reason: str) -> LicenseApplication:
+    async def revoke(
+        self, principal: Principal, license_id: uuid.UUID, reason: str
+    ) -> LicenseApplication:
         application = await self._decidable(license_id, principal, Permission.REVOKE_LICENSES)
         if application.status != LicenseStatus.APPROVED:
-            raise Conflict(f"License is {application.status}; only an approved license can be revoked")
+            raise Conflict(
+                f"License is {application.status}; only an approved license can be revoked"
+            )
         now = utcnow()
         application.status = LicenseStatus.REVOKED.value
         application.revoked_at = now
@@ -410,7 +446,9 @@ class LicensingService:
         await withdraw_authorization(self.session, application.id, cause="revoked")
         return application
 
-    async def list_applications(self, principal: Principal, **filters: Any) -> tuple[list[LicenseApplication], int]:
+    async def list_applications(
+        self, principal: Principal, **filters: Any
+    ) -> tuple[list[LicenseApplication], int]:
         return await self.licenses.list_for(principal.id, **filters)
 
     async def check(self, license_id: uuid.UUID) -> LicenseCheck:
@@ -421,11 +459,19 @@ class LicensingService:
         chain = await self.licenses.chain(license_id)
         reasons = chain_problems(chain, now)
         status = application.status
-        if status == LicenseStatus.APPROVED and application.expires_at is not None and application.expires_at <= now:
+        if (
+            status == LicenseStatus.APPROVED
+            and application.expires_at is not None
+            and application.expires_at <= now
+        ):
             status = LicenseStatus.EXPIRED.value
-        return LicenseCheck(valid=not reasons, status=status, expires_at=application.expires_at, reasons=reasons)
+        return LicenseCheck(
+            valid=not reasons, status=status, expires_at=application.expires_at, reasons=reasons
+        )
 
-    async def authorising_chain(self, license_id: uuid.UUID, holder_id: uuid.UUID) -> list[ChainLink]:
+    async def authorising_chain(
+        self, license_id: uuid.UUID, holder_id: uuid.UUID
+    ) -> list[ChainLink]:
         """The chain of a license `holder_id` holds, if it authorises now; raises otherwise."""
         application = await self.licenses.get(license_id)
         if application is None or application.applicant_id != holder_id:
@@ -436,11 +482,15 @@ class LicensingService:
         chain = await self.licenses.chain(license_id)
         problems = chain_problems(chain, utcnow())
         if problems:
-            raise LicenseExpired("The license does not authorise this now", details={"reasons": problems})
+            raise LicenseExpired(
+                "The license does not authorise this now", details={"reasons": problems}
+            )
         return chain
 
 
-async def withdraw_authorization(session: AsyncSession, license_id: uuid.UUID, *, cause: str) -> set[uuid.UUID]:
+async def withdraw_authorization(
+    session: AsyncSession, license_id: uuid.UUID, *, cause: str
+) -> set[uuid.UUID]:
     """A license stopped authorising: so do the derivative assets made under it, their
     licenses, and everything under those, to any depth. Products react to the hook; the
     chain records turn inactive; cached verifications become stale once this commits."""
@@ -457,7 +507,9 @@ async def withdraw_authorization(session: AsyncSession, license_id: uuid.UUID, *
         frontier = [lic for lic in below if lic not in affected]
         affected |= set(frontier)
     await provenance.deactivate(session, affected)
-    await dispatch(session, AuthorizationWithdrawn(license_ids=frozenset(affected), reason=f"license {cause}"))
+    await dispatch(
+        session, AuthorizationWithdrawn(license_ids=frozenset(affected), reason=f"license {cause}")
+    )
     await publish(
         session,
         AuthorizationRevoked(

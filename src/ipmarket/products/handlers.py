@@ -12,4 +12,6 @@ from ipmarket.products.repository import ProductRepository
 
 @on(AuthorizationWithdrawn)
 async def suspend_products(session: AsyncSession, event: AuthorizationWithdrawn) -> None:
-    await ProductRepository(session).suspend_under(event.license_ids, reason=event.reason, now=utcnow())
+    await ProductRepository(session).suspend_under(
+        event.license_ids, reason=event.reason, now=utcnow()
+    )

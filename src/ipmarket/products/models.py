@@ -7,7 +7,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Computed, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Computed,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,7 +47,9 @@ class Product(IdMixin, TimestampMixin, Base):
         Index("idx_products_price", "price_minor"),
         Index("idx_products_license", "license_id"),
         Index("idx_products_asset_status", "ip_asset_id", "status"),
-        Index("idx_products_listed", "status", "published_at", postgresql_where="deleted_at IS NULL"),
+        Index(
+            "idx_products_listed", "status", "published_at", postgresql_where="deleted_at IS NULL"
+        ),
         Index("idx_products_search", "search_vector", postgresql_using="gin"),
         Index(
             "idx_products_title_trgm",

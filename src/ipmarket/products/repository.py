@@ -76,10 +76,16 @@ class ProductRepository:
         rank: ColumnElement[Any] | None = None
         if filters.q:
             query = func.websearch_to_tsquery("english", filters.q)
-            conditions.append(or_(Product.search_vector.op("@@")(query), Product.title.op("%>")(filters.q)))
-            rank = func.ts_rank(Product.search_vector, query) + func.word_similarity(filters.q, Product.title)
+            conditions.append(
+                or_(Product.search_vector.op("@@")(query), Product.title.op("%>")(filters.q))
+            )
+            rank = func.ts_rank(Product.search_vector, query) + func.word_similarity(
+                filters.q, Product.title
+            )
         stmt = stmt.where(and_(*conditions))
-        total = (await self.session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+        total = (
+            await self.session.execute(select(func.count()).select_from(stmt.subquery()))
+        ).scalar_one()
         order: list[ColumnElement[Any]]
         if sort == "price":
             order = [Product.price_minor.asc()]
@@ -89,10 +95,14 @@ class ProductRepository:
             order = [rank.desc(), Product.published_at.desc().nulls_last()]
         else:
             order = [Product.published_at.desc().nulls_last(), Product.created_at.desc()]
-        rows = await self.session.execute(stmt.order_by(*order, Product.id).offset(offset).limit(limit))
+        rows = await self.session.execute(
+            stmt.order_by(*order, Product.id).offset(offset).limit(limit)
+        )
         return list(rows.scalars()), int(total)
 
-    async def suspend_under(self, license_ids: frozenset[uuid.UUID], *, reason: str, now: datetime) -> list[uuid.UUID]:
+    async def suspend_under(
+        self, license_ids: frozenset[uuid.UUID], *, reason: str, now: datetime
+    ) -> list[uuid.UUID]:
         if not license_ids:
             return []
         rows = await self.session.execute(

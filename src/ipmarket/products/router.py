@@ -26,7 +26,9 @@ from ipmarket.products.service import ProductService
 router = APIRouter(prefix="/products", tags=["products"])
 
 _ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429, 500)
-Seller = Annotated[Principal, Depends(Authorize(Permission.CREATE_PRODUCTS, Permission.MANAGE_INVENTORY))]
+Seller = Annotated[
+    Principal, Depends(Authorize(Permission.CREATE_PRODUCTS, Permission.MANAGE_INVENTORY))
+]
 
 
 async def product_reads(
@@ -74,8 +76,12 @@ async def list_products(
     viewer: MaybePrincipal,
     q: Annotated[str | None, Query(max_length=200, description="Full-text search")] = None,
     category: Annotated[str | None, Query(max_length=100)] = None,
-    min_price: Annotated[Decimal | None, Query(alias="minPrice", ge=0, max_digits=12, decimal_places=2)] = None,
-    max_price: Annotated[Decimal | None, Query(alias="maxPrice", ge=0, max_digits=12, decimal_places=2)] = None,
+    min_price: Annotated[
+        Decimal | None, Query(alias="minPrice", ge=0, max_digits=12, decimal_places=2)
+    ] = None,
+    max_price: Annotated[
+        Decimal | None, Query(alias="maxPrice", ge=0, max_digits=12, decimal_places=2)
+    ] = None,
     ip_asset_id: Annotated[uuid.UUID | None, Query(alias="ipAssetId")] = None,
     creator_id: Annotated[uuid.UUID | None, Query(alias="creatorId")] = None,
     mine: bool = False,
@@ -100,7 +106,9 @@ async def list_products(
     return paged(items, page=paging.page, limit=paging.limit, total=total)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=_ERRORS, summary="Create a product (a draft)")
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses=_ERRORS, summary="Create a product (a draft)"
+)
 async def create_product(
     body: ProductCreate, session: DbSession, settings: AppSettings, principal: Seller
 ) -> APIResponse[ProductRead]:
@@ -116,9 +124,17 @@ async def get_product(
     return ok((await product_reads(session, [product], settings, viewer))[0])
 
 
-@router.put("/{product_id}", responses=_ERRORS, summary="Edit, publish (status: active) or unpublish your product")
+@router.put(
+    "/{product_id}",
+    responses=_ERRORS,
+    summary="Edit, publish (status: active) or unpublish your product",
+)
 async def update_product(
-    product_id: uuid.UUID, body: ProductUpdate, session: DbSession, settings: AppSettings, principal: Seller
+    product_id: uuid.UUID,
+    body: ProductUpdate,
+    session: DbSession,
+    settings: AppSettings,
+    principal: Seller,
 ) -> APIResponse[ProductRead]:
     product = await _service(session, settings).update(principal, product_id, body)
     return ok((await product_reads(session, [product], settings, principal))[0])

@@ -52,7 +52,9 @@ class ProductService:
             raise NotFound("Product not found")
         if product.status in LISTED:
             return product
-        if viewer is not None and (viewer.id == product.creator_id or viewer.can(Permission.MODERATE_CONTENT)):
+        if viewer is not None and (
+            viewer.id == product.creator_id or viewer.can(Permission.MODERATE_CONTENT)
+        ):
             return product
         raise NotFound("Product not found")
 
@@ -64,8 +66,12 @@ class ProductService:
             raise Forbidden("Only the product's seller may do this")
         return product
 
-    async def search(self, filters: ProductFilters, *, sort: str, offset: int, limit: int) -> tuple[list[Product], int]:
-        return await self.products.search(filters, sort=sort, offset=offset, limit=limit, now=utcnow())
+    async def search(
+        self, filters: ProductFilters, *, sort: str, offset: int, limit: int
+    ) -> tuple[list[Product], int]:
+        return await self.products.search(
+            filters, sort=sort, offset=offset, limit=limit, now=utcnow()
+        )
 
     async def create(self, principal: Principal, data: ProductCreate) -> Product:
         chain = await self.licensing.authorising_chain(data.license_id, principal.id)
@@ -108,7 +114,9 @@ class ProductService:
         )
         return product
 
-    async def update(self, principal: Principal, product_id: uuid.UUID, data: ProductUpdate) -> Product:
+    async def update(
+        self, principal: Principal, product_id: uuid.UUID, data: ProductUpdate
+    ) -> Product:
         product = await self.owned(product_id, principal)
         if not data.model_fields_set:
             raise ValidationFailed("Nothing to update")
@@ -135,12 +143,16 @@ class ProductService:
             product.image_file_ids = [f.id for f in files]
         if data.inventory_count is not None:
             product.inventory_count = data.inventory_count
-        wanted = data.status or (ProductStatus.DRAFT if product.status == ProductStatus.DRAFT else ProductStatus.ACTIVE)
+        wanted = data.status or (
+            ProductStatus.DRAFT if product.status == ProductStatus.DRAFT else ProductStatus.ACTIVE
+        )
         now = utcnow()
         if wanted == ProductStatus.ACTIVE:
             if product.status == ProductStatus.DRAFT:
                 await self._publish(product)
-            product.status = (ProductStatus.ACTIVE if product.inventory_count > 0 else ProductStatus.SOLD_OUT).value
+            product.status = (
+                ProductStatus.ACTIVE if product.inventory_count > 0 else ProductStatus.SOLD_OUT
+            ).value
         elif product.status != ProductStatus.DRAFT:
             product.status = ProductStatus.DRAFT.value  # taken off sale
             provenance.invalidate_after_commit(self.session)
@@ -163,7 +175,10 @@ class ProductService:
         and verification code."""
         chain = await self.licensing.authorising_chain(product.license_id, product.creator_id)
         await provenance.record_product(
-            self.session, product_id=product.id, asset_id=chain[0].ip_asset_id, license_id=product.license_id
+            self.session,
+            product_id=product.id,
+            asset_id=chain[0].ip_asset_id,
+            license_id=product.license_id,
         )
         product.published_at = product.published_at or utcnow()
         product.authenticity_verified = True

@@ -72,7 +72,9 @@ async def verify(
         return cached
     epoch = await current_epoch()  # read before the database, see provenance.cache
     now = utcnow()
-    product = (await session.execute(_PRODUCT, {"code": code, "product_id": product_id})).one_or_none()
+    product = (
+        await session.execute(_PRODUCT, {"code": code, "product_id": product_id})
+    ).one_or_none()
     if product is None:
         return None
     rows = (await session.execute(_CHAIN, {"chain_id": product.chain_id})).all()
@@ -85,7 +87,9 @@ async def verify(
     earliest_expiry: datetime | None = None
     for row in rows:
         expired = row.expires_at is not None and row.expires_at <= now
-        if row.expires_at is not None and (earliest_expiry is None or row.expires_at < earliest_expiry):
+        if row.expires_at is not None and (
+            earliest_expiry is None or row.expires_at < earliest_expiry
+        ):
             earliest_expiry = row.expires_at
         status = "expired" if row.license_status == "approved" and expired else row.license_status
         link_reasons = []
@@ -100,7 +104,11 @@ async def verify(
         reasons += link_reasons
         chain.append(
             {
-                "ipAsset": {"id": str(row.asset_id), "title": row.asset_title, "creator": row.creator},
+                "ipAsset": {
+                    "id": str(row.asset_id),
+                    "title": row.asset_title,
+                    "creator": row.creator,
+                },
                 "license": {
                     "id": str(row.license_id),
                     "licenseType": row.license_type,

@@ -55,15 +55,21 @@ def _read(answer: dict[str, Any]) -> VerificationRead:
     return VerificationRead.model_validate(answer, by_alias=True)
 
 
-@router.get("/products/{product_id}/verify", responses=_ERRORS, summary="Is this product authentic?")
-async def verify_product(product_id: uuid.UUID, session: DbSession) -> APIResponse[VerificationRead]:
+@router.get(
+    "/products/{product_id}/verify", responses=_ERRORS, summary="Is this product authentic?"
+)
+async def verify_product(
+    product_id: uuid.UUID, session: DbSession
+) -> APIResponse[VerificationRead]:
     answer = await verify(session, product_id=product_id)
     if answer is None:
         raise NotFound("Product not found or not published")
     return ok(_read(answer))
 
 
-@router.get("/verify/{code}", responses=_ERRORS, summary="Verify a product by its verification code")
+@router.get(
+    "/verify/{code}", responses=_ERRORS, summary="Verify a product by its verification code"
+)
 async def verify_code(
     session: DbSession, code: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 ) -> APIResponse[VerificationRead]:
