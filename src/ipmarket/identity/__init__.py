@@ -4,6 +4,7 @@ Other modules use only what is named here.
 """
 
 from ipmarket.identity.deps import (
+    OPTIONAL_AUTH,
     AppSettings,
     Authorize,
     CurrentPrincipal,
@@ -18,6 +19,7 @@ from ipmarket.identity.service import IdentityService, create_admin
 from ipmarket.identity.tokens import TokenSigner
 
 __all__ = [
+    "OPTIONAL_AUTH",
     "AdminLevel",
     "AppSettings",
     "Authorize",

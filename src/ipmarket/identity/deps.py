@@ -138,3 +138,6 @@ async def optional_principal(
 
 
 MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+# OpenAPI for routes that use MaybePrincipal: anonymous callers are welcome too.
+OPTIONAL_AUTH: dict[str, object] = {"security": [{}, {"HTTPBearer": []}]}

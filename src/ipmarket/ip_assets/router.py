@@ -9,7 +9,14 @@ from fastapi import APIRouter, Depends, Query, status
 
 from ipmarket.config import Settings
 from ipmarket.files import signed_url
-from ipmarket.identity import AppSettings, Authorize, MaybePrincipal, Permission, Principal
+from ipmarket.identity import (
+    OPTIONAL_AUTH,
+    AppSettings,
+    Authorize,
+    MaybePrincipal,
+    Permission,
+    Principal,
+)
 from ipmarket.ip_assets.models import IPAsset
 from ipmarket.ip_assets.repository import AssetFilters
 from ipmarket.ip_assets.schemas import (
@@ -65,7 +72,12 @@ def _service(session: DbSession, settings: Settings) -> IPAssetService:
     return IPAssetService(session, base_url=settings.public_base_url)
 
 
-@router.get("", responses=_ERRORS, summary="Browse approved IP assets (or your own with mine=true)")
+@router.get(
+    "",
+    responses=_ERRORS,
+    summary="Browse approved IP assets (or your own with mine=true)",
+    openapi_extra=OPTIONAL_AUTH,
+)
 async def list_assets(
     session: DbSession,
     settings: AppSettings,
@@ -104,7 +116,7 @@ async def create_asset(
     return ok(asset_reads([asset], settings)[0])
 
 
-@router.get("/{asset_id}", responses=_ERRORS, summary="An IP asset")
+@router.get("/{asset_id}", responses=_ERRORS, summary="An IP asset", openapi_extra=OPTIONAL_AUTH)
 async def get_asset(
     asset_id: uuid.UUID, session: DbSession, settings: AppSettings, viewer: MaybePrincipal
 ) -> APIResponse[IPAssetRead]:

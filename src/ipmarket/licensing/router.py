@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 
-from ipmarket.identity import Authorize, MaybePrincipal, Permission, Principal
+from ipmarket.identity import OPTIONAL_AUTH, Authorize, MaybePrincipal, Permission, Principal
 from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import APIResponse, error_responses, ok, paged
 from ipmarket.kit.money import from_minor
@@ -99,7 +99,12 @@ def application_read(a: LicenseApplication) -> LicenseApplicationRead:
 # --- terms -------------------------------------------------------------------------------
 
 
-@terms_router.get("", responses=_ERRORS, summary="License terms offered for an IP asset")
+@terms_router.get(
+    "",
+    responses=_ERRORS,
+    summary="License terms offered for an IP asset",
+    openapi_extra=OPTIONAL_AUTH,
+)
 async def list_terms(
     asset_id: uuid.UUID,
     session: DbSession,

@@ -11,7 +11,14 @@ from fastapi import APIRouter, Depends, Query, status
 from ipmarket import provenance
 from ipmarket.config import Settings
 from ipmarket.files import signed_url
-from ipmarket.identity import AppSettings, Authorize, MaybePrincipal, Permission, Principal
+from ipmarket.identity import (
+    OPTIONAL_AUTH,
+    AppSettings,
+    Authorize,
+    MaybePrincipal,
+    Permission,
+    Principal,
+)
 from ipmarket.kit.clock import utcnow
 from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import APIResponse, error_responses, ok, paged
@@ -68,7 +75,12 @@ def _service(session: DbSession, settings: Settings) -> ProductService:
     return ProductService(session, base_url=settings.public_base_url)
 
 
-@router.get("", responses=_ERRORS, summary="Browse products on sale (or your own with mine=true)")
+@router.get(
+    "",
+    responses=_ERRORS,
+    summary="Browse products on sale (or your own with mine=true)",
+    openapi_extra=OPTIONAL_AUTH,
+)
 async def list_products(
     session: DbSession,
     settings: AppSettings,
@@ -116,7 +128,7 @@ async def create_product(
     return ok((await product_reads(session, [product], settings, principal))[0])
 
 
-@router.get("/{product_id}", responses=_ERRORS, summary="A product")
+@router.get("/{product_id}", responses=_ERRORS, summary="A product", openapi_extra=OPTIONAL_AUTH)
 async def get_product(
     product_id: uuid.UUID, session: DbSession, settings: AppSettings, viewer: MaybePrincipal
 ) -> APIResponse[ProductRead]:
