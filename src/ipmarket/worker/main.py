@@ -28,6 +28,8 @@ from ipmarket.eventbus.registry import ConsumerRegistry
 from ipmarket.eventbus.registry import registry as default_registry
 from ipmarket.eventbus.relay import MAX_IDLE_BACKOFF_SECONDS, OutboxRelay, wait_for_stop
 from ipmarket.kit.db import Database
+from ipmarket.notifications import configure_email, make_email_sender
+from ipmarket.provenance import configure_verification_cache
 from ipmarket.runtime import Runtime
 from ipmarket.worker.jobs import outbox_cleanup_job
 from ipmarket.worker.scheduler import PeriodicJob, Scheduler, job_registry
@@ -204,6 +206,9 @@ async def run_worker(
     stop = stop or asyncio.Event()
     restore = _install_signal_handlers(stop)
     runtime = Runtime.build(settings)
+    # The same ports as the API process: handlers send email and invalidate cached answers.
+    configure_email(make_email_sender(settings))
+    configure_verification_cache(runtime.cache)
     mode = "rabbitmq" if settings.rabbitmq_url else "in-process"
     log.info(
         "worker.started",
