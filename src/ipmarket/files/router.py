@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.security import APIKeyQuery
 
 from ipmarket.config import Settings
 from ipmarket.files.deps import FileStorage
@@ -75,6 +76,15 @@ _UPLOAD_ERRORS[413]["description"] = (
 _UPLOAD_ERRORS[422]["description"] = (
     "No `file` field, another field, an empty file, or content that is not a recognised "
     "type in settings.content.allowedFileTypes"
+)
+
+# The signature in the query is what authorises a content request: declared as a security
+# scheme so that clients and the OpenAPI document know the route is not open.
+_url_signature = APIKeyQuery(
+    name="signature",
+    scheme_name="SignedFileUrl",
+    description="HMAC-SHA256 of the file id and `expires`, hex, as given in a file's `url`",
+    auto_error=False,
 )
 
 _CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -174,11 +184,9 @@ async def file_content(
     session: DbSession,
     settings: AppSettings,
     storage: FileStorage,
+    signature: Annotated[str | None, Depends(_url_signature)],
     expires: Annotated[
         str | None, Query(description="Unix time the URL expires, as signed")
-    ] = None,
-    signature: Annotated[
-        str | None, Query(description="HMAC-SHA256 of the file id and expiry, hex")
     ] = None,
 ) -> Response:
     now = utcnow()

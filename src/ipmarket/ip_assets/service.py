@@ -166,6 +166,11 @@ class IPAssetService:
         fields = data.model_fields_set
         if not fields:
             raise ValidationFailed("Nothing to update")
+        if asset.status == AssetStatus.SUSPENDED:
+            raise Conflict(
+                "The IP asset is suspended and cannot be edited",
+                details={"reason": asset.status_reason},
+            )
         before = snapshot(asset)
         if data.title is not None:
             asset.title = data.title
