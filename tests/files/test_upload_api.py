@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.types import Message
 
 from ipmarket.config import Settings
 from ipmarket.kit.db import Database
@@ -321,4 +322,48 @@ async def test_a_failed_database_write_removes_the_blob(
     response = await upload(client, creator, PNG)
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "INTERNAL_ERROR"
+    await assert_nothing_stored(db, settings)
+
+
+async def test_an_abandoned_upload_leaves_nothing(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    # given a client that sends part of a file and goes away
+    creator = await verified_user(client, db, "creator")
+    body = multipart("a.png", PNG + b"\x00" * 10_000)
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": body[:3000], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> Message:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(dict(message))
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/files",
+        "raw_path": b"/v1/files",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"authorization", f"Bearer {creator.token}".encode()),
+            (b"content-type", b"multipart/form-data; boundary=frontier"),
+        ],
+        "client": ("203.0.113.7", 5555),
+        "server": ("testserver", 80),
+    }
+    # when the server notices, then it answers as for a bad body (not a server error)
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 400
+    assert b"interrupted" in sent[1]["body"]
+    # and nothing is kept
     await assert_nothing_stored(db, settings)

@@ -9,10 +9,12 @@ import structlog
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.security import APIKeyQuery
+from starlette.requests import ClientDisconnect
 
 from ipmarket.config import Settings
 from ipmarket.files.deps import FileStorage
 from ipmarket.files.models import StoredFile
+from ipmarket.files.multipart import MalformedBody
 from ipmarket.files.schemas import FileRead
 from ipmarket.files.service import FileService
 from ipmarket.files.signing import InvalidSignature, signed_url, verify_signature
@@ -137,9 +139,14 @@ async def upload_file(
     # The body may take minutes to arrive: end the transaction first, so no pooled
     # connection waits idle in it. The row is written in a second, short one.
     await commit(session)
-    upload = await receive_upload(
-        request.stream(), request.headers.get("content-type"), storage=storage, policy=policy
-    )
+    try:
+        upload = await receive_upload(
+            request.stream(), request.headers.get("content-type"), storage=storage, policy=policy
+        )
+    except ClientDisconnect:
+        # Nobody is left to answer; nothing was stored. Not a server error.
+        log.info("file_upload_abandoned", user_id=str(principal.id))
+        raise MalformedBody("The upload was interrupted") from None
     try:
         stored = await FileService(session).record(principal.id, upload)
         await commit(session)

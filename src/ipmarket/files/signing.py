@@ -38,7 +38,7 @@ def url_key(settings: Settings) -> bytes:
     """The HMAC key of file URLs: FILE_URL_SECRET, or the development key under VAR_DIR."""
     if settings.file_url_secret is not None and settings.file_url_secret.get_secret_value():
         return settings.file_url_secret.get_secret_value().encode()
-    return _development_secret(Path(settings.var_dir).resolve())
+    return _development_secret(Path(settings.var_dir))
 
 
 @lru_cache(maxsize=64)
