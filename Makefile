@@ -11,10 +11,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Extra pytest arguments, e.g. make test PYTEST_ARGS="-k auth -x"
 PYTEST_ARGS ?=
+# Extra benchmark arguments, e.g. make bench BENCH_ARGS="--keep --duration 30"
+BENCH_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv install run migrate worker test lint format clean distclean
+.PHONY: help venv install run migrate worker test bench lint format clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +44,9 @@ worker: $(STAMP) ## Run an event worker (use with RABBITMQ_URL)
 
 test: $(STAMP) ## Run the test suite against the local PostgreSQL, Redis and RabbitMQ
 	$(BIN)/pytest -q --durations=10 $(PYTEST_ARGS)
+
+bench: $(STAMP) ## Seed a catalogue in its own database and print HTTP latency figures (see bench/README.md)
+	$(BIN)/python -m bench.catalogue $(BENCH_ARGS)
 
 lint: $(STAMP) ## ruff, ruff format --check, mypy --strict, import contracts
 	@status=0; \

@@ -50,7 +50,8 @@ def terms_snapshot(terms: LicenseTerms) -> dict[str, Any]:
         "termsId": str(terms.id),
         "version": terms.version,
         "licenseType": terms.license_type,
-        "revenueSharePercentage": str(terms.revenue_share_percentage),
+        # Two places always, whether the value came from the database or a request.
+        "revenueSharePercentage": f"{Decimal(terms.revenue_share_percentage):.2f}",
         "baseFee": str(from_minor(terms.base_fee_minor)),
         "currency": terms.currency,
         "territory": terms.territory,
@@ -144,6 +145,8 @@ class LicensingService:
         """Edit terms in place while nobody has applied; otherwise publish a new version and
         retire this one, so what applicants agreed to never changes under them."""
         asset = await self._own_asset(asset_id, principal)
+        if asset.status != AssetStatus.ACTIVE:
+            raise Conflict(f"IP asset is {asset.status}")
         terms = await self.terms.get(terms_id, for_update=True)
         if terms is None or terms.ip_asset_id != asset.id:
             raise NotFound("License terms not found for this IP asset")
@@ -196,14 +199,18 @@ class LicensingService:
         )
         return result
 
-    async def _check_share_cap(self, asset: IPAsset, share: Decimal) -> None:
+    async def _share_cap_problem(self, asset: IPAsset, share: Decimal) -> str | None:
         platform = await get_platform_settings(self.session)
         above = (
             chain_share(await self.licenses.chain(asset.parent_license_id))
             if asset.parent_license_id
             else Decimal(0)
         )
-        problem = cap_problem(Decimal(platform.payments.platform_fee_percentage), above + share)
+        return cap_problem(Decimal(platform.payments.platform_fee_percentage), above + share)
+
+    async def _check_share_cap(self, asset: IPAsset, share: Decimal) -> None:
+        """Terms whose share would pass the cap are bad input."""
+        problem = await self._share_cap_problem(asset, share)
         if problem:
             raise ValidationFailed(problem, details={"field": "revenueSharePercentage"})
 
@@ -339,7 +346,11 @@ class LicensingService:
         )
         if problem:
             raise Conflict(f"Exclusivity: {problem}", details={"rule": "exclusivity"})
-        await self._check_share_cap(asset, terms.revenue_share_percentage)
+        # The terms fitted when published; if the fee has risen since, approving now would
+        # pass the cap: a conflict with the current state (and auto-approval waits).
+        cap = await self._share_cap_problem(asset, terms.revenue_share_percentage)
+        if cap:
+            raise Conflict(f"Revenue share cap: {cap}", details={"rule": "share_cap"})
         if asset.parent_license_id is not None:
             problems = chain_problems(await self.licenses.chain(asset.parent_license_id), now)
             if problems:

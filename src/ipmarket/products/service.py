@@ -127,6 +127,8 @@ class ProductService:
             )
         before = snapshot(product)
         if data.title is not None:
+            if data.title != product.title and product.published_at is not None:
+                provenance.invalidate_after_commit(self.session)  # verification shows it
             product.title = data.title
         if data.description is not None:
             product.description = data.description

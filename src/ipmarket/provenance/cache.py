@@ -4,7 +4,7 @@ Every answer is stored with the chain epoch read before it was computed. Any cha
 can alter an answer (revocation, expiry, suspension, a product leaving sale) bumps the epoch
 after its transaction commits, so every older answer is ignored from then on, in every
 process that shares the cache. Answers also expire on their own (TTL, and never later than
-the earliest license expiry they rest on).
+the earliest license expiry they rest on, judged by the application's clock).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.kit.cache import Cache, MemoryCache
+from ipmarket.kit.clock import utcnow
 from ipmarket.kit.db import after_commit
 
 EPOCH_KEY = "verify:epoch"
@@ -43,12 +44,18 @@ async def _bump() -> None:
     await _cache.hit(EPOCH_KEY, 10 * 365 * 24 * 3600)
 
 
+_REGISTERED = "ipmarket.verify_invalidation"
+
+
 def invalidate_after_commit(session: AsyncSession) -> None:
     """Make every cached answer stale once this transaction commits."""
-    callbacks = session.info.setdefault("ipmarket.verify_invalidation", [])
-    if not callbacks:
-        callbacks.append(True)
-        after_commit(session, _bump)
+    # Once per transaction, not once per session: a session that commits (or rolls back)
+    # and goes on must register again for its next transaction.
+    transaction = session.sync_session.get_transaction()
+    if transaction is not None and session.info.get(_REGISTERED) is transaction:
+        return
+    session.info[_REGISTERED] = transaction
+    after_commit(session, _bump)
 
 
 async def cached_answer(key: str) -> dict[str, Any] | None:
@@ -57,6 +64,10 @@ async def cached_answer(key: str) -> dict[str, Any] | None:
         return None
     stored = json.loads(raw)
     if stored.get("epoch") != await current_epoch():
+        return None
+    # The store's TTL runs on its own clock; the answer's validity on ours.
+    until = stored.get("until")
+    if until is not None and datetime.fromisoformat(until) <= utcnow():
         return None
     answer: dict[str, Any] = stored["answer"]
     return answer
@@ -69,4 +80,9 @@ async def store_answer(
     if expires is not None:
         ttl = min(ttl, int((expires - now).total_seconds()))
     if ttl > 0:
-        await _cache.set(key, json.dumps({"epoch": epoch, "answer": answer}).encode(), ttl)
+        entry = {
+            "epoch": epoch,
+            "until": expires.isoformat() if expires is not None else None,
+            "answer": answer,
+        }
+        await _cache.set(key, json.dumps(entry).encode(), ttl)
