@@ -7,6 +7,7 @@ import re
 import uuid
 
 import structlog
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ipmarket.kit.context import RequestContext, set_request_context
@@ -57,12 +58,23 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """A streamed request body went over the limit (rendered as 413 in the envelope)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"Request body is larger than {max_bytes} bytes")
+        self.details = {"maxBytes": max_bytes}
 
 
 class BodySizeLimitMiddleware:
-    """Refuses request bodies above `max_bytes` with 413, declared or streamed."""
+    """Refuses request bodies above `max_bytes` with 413, declared or streamed.
+
+    A declared Content-Length over the limit is refused before the app runs. A streamed
+    (chunked) body is counted as it is read: the read that crosses the limit raises
+    `BodyTooLarge`, an HTTPException(413). FastAPI lets HTTPExceptions out of its body
+    parsing (any other error there becomes a 400), and the error handlers render it in the
+    envelope.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -85,7 +97,7 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -97,16 +109,15 @@ class BodySizeLimitMiddleware:
         try:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
-            if not response_started:
-                await self._refuse(scope, send)
+            # Raised where no error handler runs (a body read outside a route): answer here.
+            if response_started:
+                raise
+            await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
+        refusal = BodyTooLarge(self.max_bytes)
         body = json.dumps(
-            error_payload(
-                ErrorCode.VALIDATION_ERROR,
-                f"Request body is larger than {self.max_bytes} bytes",
-                {"maxBytes": self.max_bytes},
-            )
+            error_payload(ErrorCode.VALIDATION_ERROR, refusal.detail, refusal.details)
         ).encode()
         request_id = scope.get("state", {}).get("request_id", "")
         await send(
