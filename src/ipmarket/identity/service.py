@@ -22,6 +22,7 @@ from ipmarket.identity.events import (
     UserVerified,
 )
 from ipmarket.identity.models import (
+    USERNAME_LOWER_INDEX,
     AdminLevel,
     AuthSession,
     OneTimeToken,
@@ -83,6 +84,29 @@ def user_snapshot(user: User) -> dict[str, Any]:
         "adminLevel": user.admin_level,
         "departments": list(user.departments or []),
     }
+
+
+# Unique constraints of the users table, by the field a client would change to satisfy them.
+_UNIQUE_USER_FIELDS = {
+    "uq_users_username": "username",
+    USERNAME_LOWER_INDEX: "username",
+    "uq_users_email": "email",
+}
+
+
+def conflicting_fields(exc: IntegrityError) -> list[str]:
+    """The user fields whose uniqueness a failed insert or update broke (empty if unknown).
+
+    This is the answer to a race the "is it taken?" check cannot see: two requests both
+    find a name free and the database refuses the second.
+    """
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    constraint = getattr(cause, "constraint_name", None)
+    if constraint is not None:
+        field = _UNIQUE_USER_FIELDS.get(constraint)
+        return [field] if field else []
+    message = str(exc.orig)
+    return sorted({f for name, f in _UNIQUE_USER_FIELDS.items() if f'"{name}"' in message})
 
 
 def access_claims(user: User, session_id: uuid.UUID) -> dict[str, Any]:
@@ -162,7 +186,10 @@ class IdentityService:
             async with self.session.begin_nested():
                 await self.users.add(user)
         except IntegrityError as exc:  # a concurrent registration won the race
-            raise Conflict("username or email already registered") from exc
+            fields = conflicting_fields(exc) or ["username", "email"]
+            raise Conflict(
+                f"{' or '.join(fields)} already registered", details={"fields": fields}
+            ) from exc
         await audit.record(
             self.session,
             actor_id=user.id,
