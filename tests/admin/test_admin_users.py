@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -165,3 +166,57 @@ async def test_only_a_super_admin_changes_a_super_admin(
             f"/v1/admin/users/{other.id}/suspend", headers=boss.auth, json={"reason": "policy"}
         )
     ).status_code == 200
+
+
+# (method, path, body) of every change an administrator can make to a user, in an order
+# that can be applied to one user in turn
+CHANGES: dict[str, tuple[str, str, dict[str, str] | None]] = {
+    "suspend": ("POST", "/v1/admin/users/{id}/suspend", {"reason": "policy breach"}),
+    "unsuspend": ("POST", "/v1/admin/users/{id}/unsuspend", None),
+    "verify": ("PUT", "/v1/admin/users/{id}/verify", {"verificationLevel": "premium"}),
+    "ban": ("PUT", "/v1/admin/users/{id}/status", {"status": "banned", "reason": "fraud"}),
+}
+
+
+@pytest.mark.parametrize("target_level", ["admin", "moderator"])
+@pytest.mark.parametrize("change", sorted(CHANGES))
+async def test_only_a_super_admin_changes_another_administrator(
+    client: httpx.AsyncClient, db: Database, session: AsyncSession, change: str, target_level: str
+) -> None:
+    # given an administrator of the users department, a super admin, and another administrator
+    users_admin = await create_admin(client, db, departments=["users"])
+    boss = await create_admin(client, db, level="super_admin")
+    target = await create_admin(client, db, level=target_level)
+    if change == "unsuspend":
+        suspended = await client.post(
+            f"/v1/admin/users/{target.id}/suspend", headers=boss.auth, json={"reason": "review"}
+        )
+        assert suspended.status_code == 200
+    before = (await session.execute(select(User).where(User.id == target.id))).scalar_one()
+    state = (before.status, before.verification_level)
+    method, path, body = CHANGES[change]
+    # when the users-department administrator tries the change
+    refused = await client.request(
+        method, path.format(id=target.id), headers=users_admin.auth, json=body
+    )
+    # then it is refused and the target is unchanged
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "FORBIDDEN"
+    session.expire_all()
+    after = (await session.execute(select(User).where(User.id == target.id))).scalar_one()
+    assert (after.status, after.verification_level) == state
+    # and the super admin may make it
+    allowed = await client.request(method, path.format(id=target.id), headers=boss.auth, json=body)
+    assert allowed.status_code == 200, allowed.text
+
+
+async def test_a_users_admin_still_changes_ordinary_users(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    users_admin = await create_admin(client, db, departments=["users"])
+    user = await register(client, "creator")
+    for method, path, body in CHANGES.values():
+        response = await client.request(
+            method, path.format(id=user.id), headers=users_admin.auth, json=body
+        )
+        assert response.status_code == 200, (path, response.text)

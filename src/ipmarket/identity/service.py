@@ -593,22 +593,29 @@ class UserAdministration:
         self.sessions = SessionRepository(session)
 
     async def _target(self, user_id: uuid.UUID, actor: User) -> User:
+        """The user `actor` may change, locked; refused for themselves and, unless the actor
+        is a super admin, for any administrator (admin, super admin or moderator)."""
         user = await self.users.get(user_id, for_update=True)
         if user is None:
             raise NotFound("User not found")
         if user.id == actor.id:
             raise Forbidden("Administrators cannot change their own account here")
-        if (
-            user.admin_level == AdminLevel.SUPER_ADMIN
-            and actor.admin_level != AdminLevel.SUPER_ADMIN
-        ):
-            raise Forbidden("Only a super admin can change a super admin")
+        if user.user_type == UserType.ADMIN and actor.admin_level != AdminLevel.SUPER_ADMIN:
+            raise Forbidden(
+                "Only a super admin can change an administrator",
+                details={"targetAdminLevel": user.admin_level},
+            )
         return user
 
     async def set_status(
         self, user_id: uuid.UUID, status: str, reason: str | None, *, actor: User
     ) -> User:
         user = await self._target(user_id, actor)
+        return await self._set_status(user, status, reason, actor=actor)
+
+    async def _set_status(
+        self, user: User, status: str, reason: str | None, *, actor: User
+    ) -> User:
         before = user_snapshot(user)
         if status != UserStatus.ACTIVE and not reason:
             raise ValidationFailed(
@@ -639,12 +646,10 @@ class UserAdministration:
         return user
 
     async def unsuspend(self, user_id: uuid.UUID, reason: str | None, *, actor: User) -> User:
-        user = await self.users.get(user_id)
-        if user is None:
-            raise NotFound("User not found")
+        user = await self._target(user_id, actor)
         if user.status != UserStatus.SUSPENDED:
             raise Conflict(f"User is {user.status}, not suspended", details={"status": user.status})
-        return await self.set_status(user_id, UserStatus.ACTIVE.value, reason, actor=actor)
+        return await self._set_status(user, UserStatus.ACTIVE.value, reason, actor=actor)
 
     async def set_verification(self, user_id: uuid.UUID, level: str, *, actor: User) -> User:
         user = await self._target(user_id, actor)
