@@ -216,6 +216,7 @@ class IdentityService:
             verify_password(DUMMY_HASH, password)  # same cost as a real check
             raise Unauthorized("Invalid email or password")
         if user.locked_until is not None and user.locked_until > now:
+            verify_password(DUMMY_HASH, password)  # a refusal as slow as a real check
             raise self._locked(user.locked_until, now)
         if not verify_password(user.password_hash, password):
             user.failed_login_attempts += 1
@@ -376,18 +377,19 @@ class IdentityService:
         )
 
     async def forgot_password(self, email: str) -> None:
-        """Ask for a reset email. Says nothing about whether the address exists."""
-        user = await self.users.by_email(email)
-        if user is None or user.status != UserStatus.ACTIVE:
-            return
+        """Ask for a reset email. Says nothing about whether the address exists, not even by
+        its timing: the request does the same work for any address (an audit row and an
+        event, neither naming a user) and the event's consumer decides whether to mail."""
+        normalised = email.strip().lower()
         await audit.record(
             self.session,
-            actor_id=user.id,
+            actor_id=None,
             action="user.password_reset_requested",
             resource_type="user",
-            resource_id=user.id,
+            resource_id=None,
+            new_values={"email": normalised},
         )
-        await publish(self.session, PasswordResetRequested(user_id=user.id))
+        await publish(self.session, PasswordResetRequested(email=normalised))
 
     async def reset_password(self, token: str, password: str) -> None:
         now = utcnow()
