@@ -62,6 +62,14 @@ VERIFY_EMAIL_TTL = timedelta(hours=48)
 RESET_PASSWORD_TTL = timedelta(hours=1)
 
 
+class AccountLocked(RateLimited):
+    """Too many wrong passwords in a row: the account refuses password checks for a while."""
+
+
+class WrongCurrentPassword(Forbidden):
+    """A signed-in user gave a wrong current password (it counts toward the lockout)."""
+
+
 @dataclass(frozen=True)
 class IssuedTokens:
     user: User
@@ -219,22 +227,9 @@ class IdentityService:
             verify_password(DUMMY_HASH, password)  # a refusal as slow as a real check
             raise self._locked(user.locked_until, now)
         if not verify_password(user.password_hash, password):
-            user.failed_login_attempts += 1
-            locked = user.failed_login_attempts >= platform.security.max_login_attempts
-            if locked:
-                user.locked_until = now + timedelta(minutes=self.settings.login_lockout_minutes)
-                user.failed_login_attempts = 0
-            await audit.record(
-                self.session,
-                actor_id=user.id,
-                action="user.login_failed",
-                resource_type="user",
-                resource_id=user.id,
-                new_values={"locked": locked},
-            )
-            await self.session.flush()
-            if user.locked_until is not None and locked:
-                raise self._locked(user.locked_until, now)
+            lockout = await self._count_failed_password(user, platform, now)
+            if lockout is not None:
+                raise lockout
             raise Unauthorized("Invalid email or password")
         if user.status != UserStatus.ACTIVE:
             raise Forbidden(f"Account is {user.status}", details={"status": user.status})
@@ -253,10 +248,34 @@ class IdentityService:
         )
         return await self._start_session(user, platform)
 
+    async def _count_failed_password(
+        self, user: User, platform: PlatformSettings, now: datetime, *, via: str | None = None
+    ) -> AccountLocked | None:
+        """Record a wrong password for `user` (locked by the caller): count it, lock the
+        account when the count reaches maxLoginAttempts, and audit it. Returns the error to
+        raise when this failure locked the account. Flushes; the caller commits."""
+        user.failed_login_attempts += 1
+        locked = user.failed_login_attempts >= platform.security.max_login_attempts
+        if locked:
+            user.locked_until = now + timedelta(minutes=self.settings.login_lockout_minutes)
+            user.failed_login_attempts = 0
+        await audit.record(
+            self.session,
+            actor_id=user.id,
+            action="user.login_failed",
+            resource_type="user",
+            resource_id=user.id,
+            new_values={"locked": locked} | ({"via": via} if via else {}),
+        )
+        await self.session.flush()
+        if locked and user.locked_until is not None:
+            return self._locked(user.locked_until, now)
+        return None
+
     @staticmethod
-    def _locked(until: datetime, now: datetime) -> RateLimited:
+    def _locked(until: datetime, now: datetime) -> AccountLocked:
         retry_after = max(1, int((until - now).total_seconds()))
-        return RateLimited(
+        return AccountLocked(
             "Account locked after too many failed login attempts",
             retry_after=retry_after,
             details={"lockedUntil": until.isoformat()},
@@ -460,9 +479,27 @@ class IdentityService:
     async def update_me(
         self, user: User, data: UpdateMeRequest, *, current_session: uuid.UUID
     ) -> User:
+        """Change the caller's username, profile or password.
+
+        A password change needs the current password, checked under the login rules first,
+        before anything else changes: a wrong one counts toward the lockout and raises
+        `WrongCurrentPassword` (or `AccountLocked`), and the caller commits that record.
+        """
         fields = data.model_fields_set
         if not fields:
             raise ValidationFailed("Nothing to update")
+        if data.new_password is not None:
+            if data.current_password is None:
+                raise ValidationFailed(
+                    "currentPassword is required to change the password",
+                    details={"errors": [{"field": "currentPassword", "message": "required"}]},
+                )
+            await self._check_current_password(user, data.current_password)
+        elif data.current_password is not None:
+            raise ValidationFailed(
+                "currentPassword is only accepted with newPassword",
+                details={"errors": [{"field": "newPassword", "message": "required"}]},
+            )
         before = user_snapshot(user)
         if "username" in fields and data.username is not None and data.username != user.username:
             if await self.users.taken(username=data.username, email=None, exclude=user.id):
@@ -472,13 +509,6 @@ class IdentityService:
             user.profile_data = data.profile_data
         password_changed = False
         if data.new_password is not None:
-            if data.current_password is None:
-                raise ValidationFailed(
-                    "currentPassword is required to change the password",
-                    details={"errors": [{"field": "currentPassword", "message": "required"}]},
-                )
-            if not verify_password(user.password_hash, data.current_password):
-                raise Forbidden("Current password is wrong")
             platform = await get_platform_settings(self.session)
             self._check_password(
                 platform, data.new_password, username=user.username, email=user.email
@@ -490,11 +520,6 @@ class IdentityService:
                 user.id, now=now, reason="password_changed", keep=current_session
             )
             password_changed = True
-        elif data.current_password is not None:
-            raise ValidationFailed(
-                "currentPassword is only accepted with newPassword",
-                details={"errors": [{"field": "newPassword", "message": "required"}]},
-            )
         user.updated_at = utcnow()
         try:
             async with self.session.begin_nested():
@@ -513,6 +538,24 @@ class IdentityService:
             | ({"passwordChanged": True} if password_changed else {}),
         )
         return user
+
+    async def _check_current_password(self, user: User, password: str) -> None:
+        """The login rules for a signed-in user's password: refused while the account is
+        locked, a wrong password counted toward the lockout, a right one clears the count."""
+        platform = await get_platform_settings(self.session)
+        now = utcnow()
+        # Lock and re-read the row so that concurrent failures are all counted.
+        await self.users.get(user.id, for_update=True)
+        if user.locked_until is not None and user.locked_until > now:
+            verify_password(DUMMY_HASH, password)  # a refusal as slow as a real check
+            raise self._locked(user.locked_until, now)
+        if not verify_password(user.password_hash, password):
+            lockout = await self._count_failed_password(user, platform, now, via="password_change")
+            if lockout is not None:
+                raise lockout
+            raise WrongCurrentPassword("Current password is wrong")
+        user.failed_login_attempts = 0
+        user.locked_until = None
 
 
 # --- administration ------------------------------------------------------------------------
