@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
@@ -40,7 +40,9 @@ async def put_settings(
     return ok(await change_platform_settings(session, body, actor_id=principal.id))
 
 
-@router.get("/audit-logs", responses=_ERRORS, summary="The audit trail, newest first")
+@router.get(
+    "/audit-logs", responses=_ERRORS, summary="The audit trail, newest first unless sort=oldest"
+)
 async def get_audit_logs(
     session: DbSession,
     paging: Paging,
@@ -51,6 +53,7 @@ async def get_audit_logs(
     resource_id: Annotated[uuid.UUID | None, Query(alias="resourceId")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    sort: Literal["newest", "oldest"] = "newest",
 ) -> APIResponse[list[audit.AuditLogRead]]:
     rows, total = await audit.list_audit_logs(
         session,
@@ -62,6 +65,7 @@ async def get_audit_logs(
         until=until,
         offset=paging.offset,
         limit=paging.limit,
+        sort=sort,
     )
     items = [audit.AuditLogRead.model_validate(r) for r in rows]
     return paged(items, page=paging.page, limit=paging.limit, total=total)
