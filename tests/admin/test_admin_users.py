@@ -220,3 +220,50 @@ async def test_a_users_admin_still_changes_ordinary_users(
             method, path.format(id=user.id), headers=users_admin.auth, json=body
         )
         assert response.status_code == 200, (path, response.text)
+
+
+async def test_unsuspending_a_user_who_is_not_suspended_is_a_conflict(
+    client: httpx.AsyncClient, db: Database, session: AsyncSession
+) -> None:
+    # given an active user and a banned one
+    admin = await create_admin(client, db)
+    active = await register(client, "buyer")
+    banned = await register(client, "buyer")
+    response = await client.put(
+        f"/v1/admin/users/{banned.id}/status",
+        headers=admin.auth,
+        json={"status": "banned", "reason": "Fraud"},
+    )
+    assert response.status_code == 200
+    for user, status in ((active, "active"), (banned, "banned")):
+        # when an administrator lifts a suspension they do not have
+        response = await client.post(f"/v1/admin/users/{user.id}/unsuspend", headers=admin.auth)
+        # then it is a conflict that names their status, and nothing changes
+        assert response.status_code == 409, response.text
+        assert response.json()["error"]["code"] == "CONFLICT"
+        assert response.json()["error"]["details"] == {"status": status}
+        row = (await session.execute(select(User).where(User.id == user.id))).scalar_one()
+        assert row.status == status
+        session.expire_all()
+
+
+@pytest.mark.parametrize("status", ["suspended", "banned"])
+async def test_suspending_or_banning_through_status_needs_a_reason(
+    client: httpx.AsyncClient, db: Database, session: AsyncSession, status: str
+) -> None:
+    # given an active user
+    admin = await create_admin(client, db)
+    user = await register(client, "creator")
+    # when an administrator sets their status without a reason
+    response = await client.put(
+        f"/v1/admin/users/{user.id}/status", headers=admin.auth, json={"status": status}
+    )
+    # then it is a validation error on the reason, and the user stays active and signed in
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert response.json()["error"]["details"]["errors"] == [
+        {"field": "reason", "message": "required"}
+    ]
+    row = (await session.execute(select(User).where(User.id == user.id))).scalar_one()
+    assert row.status == "active"
+    assert (await client.get("/v1/users/me", headers=user.auth)).status_code == 200
