@@ -142,3 +142,38 @@ async def test_a_cache_outage_lets_requests_through_and_warns_once_per_outage(
         assert [e["event"] for e in logs if e["log_level"] == "warning"] == [
             "rate_limit_cache_unavailable"
         ]
+
+
+async def test_without_redis_the_in_process_limiter_counts(
+    settings: Settings, db: Database
+) -> None:
+    from ipmarket.app import create_app
+
+    # given an app configured without REDIS_URL and a limit of 3 auth calls a minute
+    local = settings.model_copy(
+        update={"redis_url": None, "rate_limit_auth_per_minute": 3, "rate_limit_user_per_hour": 5}
+    )
+    app = create_app(local)
+    assert isinstance(app.state.cache, MemoryCache)
+    async with (
+        app.router.lifespan_context(app),
+        _client(app, "198.51.100.20") as client,
+        _client(app, "198.51.100.21") as other,
+    ):
+        # when one address keeps trying to log in
+        responses = [
+            await client.post(
+                "/v1/auth/login", json={"email": "x@example.com", "password": "Nope-1234!"}
+            )
+            for _ in range(4)
+        ]
+        # then the fourth try is refused with the usual headers and envelope
+        assert [r.status_code for r in responses] == [401, 401, 401, 429]
+        assert [r.headers["ratelimit-remaining"] for r in responses] == ["2", "1", "0", "0"]
+        assert responses[-1].json()["error"]["code"] == "RATE_LIMITED"
+        assert int(responses[-1].headers["retry-after"]) > 0
+        # and another address still has its own allowance
+        fresh = await other.post(
+            "/v1/auth/login", json={"email": "x@example.com", "password": "Nope-1234!"}
+        )
+        assert fresh.status_code == 401 and fresh.headers["ratelimit-remaining"] == "2"
