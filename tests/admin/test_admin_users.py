@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -165,3 +166,104 @@ async def test_only_a_super_admin_changes_a_super_admin(
             f"/v1/admin/users/{other.id}/suspend", headers=boss.auth, json={"reason": "policy"}
         )
     ).status_code == 200
+
+
+# (method, path, body) of every change an administrator can make to a user, in an order
+# that can be applied to one user in turn
+CHANGES: dict[str, tuple[str, str, dict[str, str] | None]] = {
+    "suspend": ("POST", "/v1/admin/users/{id}/suspend", {"reason": "policy breach"}),
+    "unsuspend": ("POST", "/v1/admin/users/{id}/unsuspend", None),
+    "verify": ("PUT", "/v1/admin/users/{id}/verify", {"verificationLevel": "premium"}),
+    "ban": ("PUT", "/v1/admin/users/{id}/status", {"status": "banned", "reason": "fraud"}),
+}
+
+
+@pytest.mark.parametrize("target_level", ["admin", "moderator"])
+@pytest.mark.parametrize("change", sorted(CHANGES))
+async def test_only_a_super_admin_changes_another_administrator(
+    client: httpx.AsyncClient, db: Database, session: AsyncSession, change: str, target_level: str
+) -> None:
+    # given an administrator of the users department, a super admin, and another administrator
+    users_admin = await create_admin(client, db, departments=["users"])
+    boss = await create_admin(client, db, level="super_admin")
+    target = await create_admin(client, db, level=target_level)
+    if change == "unsuspend":
+        suspended = await client.post(
+            f"/v1/admin/users/{target.id}/suspend", headers=boss.auth, json={"reason": "review"}
+        )
+        assert suspended.status_code == 200
+    before = (await session.execute(select(User).where(User.id == target.id))).scalar_one()
+    state = (before.status, before.verification_level)
+    method, path, body = CHANGES[change]
+    # when the users-department administrator tries the change
+    refused = await client.request(
+        method, path.format(id=target.id), headers=users_admin.auth, json=body
+    )
+    # then it is refused and the target is unchanged
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "FORBIDDEN"
+    session.expire_all()
+    after = (await session.execute(select(User).where(User.id == target.id))).scalar_one()
+    assert (after.status, after.verification_level) == state
+    # and the super admin may make it
+    allowed = await client.request(method, path.format(id=target.id), headers=boss.auth, json=body)
+    assert allowed.status_code == 200, allowed.text
+
+
+async def test_a_users_admin_still_changes_ordinary_users(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    users_admin = await create_admin(client, db, departments=["users"])
+    user = await register(client, "creator")
+    for method, path, body in CHANGES.values():
+        response = await client.request(
+            method, path.format(id=user.id), headers=users_admin.auth, json=body
+        )
+        assert response.status_code == 200, (path, response.text)
+
+
+async def test_unsuspending_a_user_who_is_not_suspended_is_a_conflict(
+    client: httpx.AsyncClient, db: Database, session: AsyncSession
+) -> None:
+    # given an active user and a banned one
+    admin = await create_admin(client, db)
+    active = await register(client, "buyer")
+    banned = await register(client, "buyer")
+    response = await client.put(
+        f"/v1/admin/users/{banned.id}/status",
+        headers=admin.auth,
+        json={"status": "banned", "reason": "Fraud"},
+    )
+    assert response.status_code == 200
+    for user, status in ((active, "active"), (banned, "banned")):
+        # when an administrator lifts a suspension they do not have
+        response = await client.post(f"/v1/admin/users/{user.id}/unsuspend", headers=admin.auth)
+        # then it is a conflict that names their status, and nothing changes
+        assert response.status_code == 409, response.text
+        assert response.json()["error"]["code"] == "CONFLICT"
+        assert response.json()["error"]["details"] == {"status": status}
+        row = (await session.execute(select(User).where(User.id == user.id))).scalar_one()
+        assert row.status == status
+        session.expire_all()
+
+
+@pytest.mark.parametrize("status", ["suspended", "banned"])
+async def test_suspending_or_banning_through_status_needs_a_reason(
+    client: httpx.AsyncClient, db: Database, session: AsyncSession, status: str
+) -> None:
+    # given an active user
+    admin = await create_admin(client, db)
+    user = await register(client, "creator")
+    # when an administrator sets their status without a reason
+    response = await client.put(
+        f"/v1/admin/users/{user.id}/status", headers=admin.auth, json={"status": status}
+    )
+    # then it is a validation error on the reason, and the user stays active and signed in
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert response.json()["error"]["details"]["errors"] == [
+        {"field": "reason", "message": "required"}
+    ]
+    row = (await session.execute(select(User).where(User.id == user.id))).scalar_one()
+    assert row.status == "active"
+    assert (await client.get("/v1/users/me", headers=user.auth)).status_code == 200

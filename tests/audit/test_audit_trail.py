@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.audit.models import AuditLog
 from ipmarket.kit.db import Database
+from ipmarket.settings.models import AdminSetting
 from tests.support import create_admin, register
 
 
@@ -38,18 +40,43 @@ async def test_database_refuses_update_delete_and_truncate(
 
 
 async def test_audit_rows_roll_back_with_a_failed_change(
-    client: httpx.AsyncClient, db: Database
+    client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # given a request that fails validation in the service after nothing was written
+    # given a settings change that fails after the settings and the audit row are written:
+    # publishing its event raises once it has seen both in the request's transaction
     admin = await create_admin(client, db)
-    async with db.transaction() as session:
-        before = len((await session.execute(select(AuditLog.id))).scalars().all())
+    before = (await client.get("/v1/admin/settings", headers=admin.auth)).json()["data"]
+    seen_in_transaction: list[tuple[int, int]] = []
+
+    async def publish_then_fail(session: AsyncSession, payload: object) -> None:
+        audit_rows = await session.execute(
+            select(func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.action == "admin.settings_updated")
+        )
+        setting_rows = await session.execute(select(func.count()).select_from(AdminSetting))
+        seen_in_transaction.append((audit_rows.scalar_one(), setting_rows.scalar_one()))
+        raise RuntimeError("the outbox is unavailable")
+
+    monkeypatch.setattr("ipmarket.admin.service.publish", publish_then_fail)
+    # when the change is requested
     response = await client.put(
-        "/v1/admin/settings", headers=admin.auth, json={"payments": {"platformFeePercentage": 250}}
+        "/v1/admin/settings", headers=admin.auth, json={"payments": {"platformFeePercentage": 25}}
     )
-    assert response.status_code == 422
+    # then the request fails after both writes were made
+    assert response.status_code == 500
+    assert seen_in_transaction == [(1, 1)]
+    # and neither the audit row nor the change survived
     async with db.transaction() as session:
-        after = len((await session.execute(select(AuditLog.id))).scalars().all())
+        audit_rows = await session.execute(
+            select(func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.action == "admin.settings_updated")
+        )
+        setting_rows = await session.execute(select(func.count()).select_from(AdminSetting))
+        assert audit_rows.scalar_one() == 0
+        assert setting_rows.scalar_one() == 0
+    after = (await client.get("/v1/admin/settings", headers=admin.auth)).json()["data"]
     assert after == before
 
 

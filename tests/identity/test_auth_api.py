@@ -6,7 +6,8 @@ import uuid
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.audit.models import AuditLog
@@ -277,6 +278,31 @@ async def test_repeated_failures_lock_the_account(
     assert (await login(client, account.email, account.password)).status_code == 200
 
 
+async def test_a_locked_account_costs_a_password_check_like_any_login(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ipmarket.identity import passwords
+
+    # given an account locked after five wrong passwords
+    account = await register(client, "buyer")
+    for i in range(5):
+        await login(client, account.email, f"Guess-{i}-wrong!")
+    checked: list[str] = []
+    real_verify = passwords.verify_password
+
+    def counting_verify(password_hash: str, password: str) -> bool:
+        checked.append(password_hash)
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr("ipmarket.identity.service.verify_password", counting_verify)
+    # when someone tries again while it is locked
+    response = await login(client, account.email, account.password)
+    # then they are refused, after one password check as costly as a real one, so the
+    # refusal takes as long as any other failed login
+    assert response.status_code == 429
+    assert checked == [passwords.DUMMY_HASH]
+
+
 # --- refresh and logout -------------------------------------------------------------------
 
 
@@ -344,17 +370,62 @@ async def test_logout_ends_that_session_only(
 
 
 async def test_forgot_password_answers_the_same_for_unknown_addresses(
-    client: httpx.AsyncClient, db: Database, settings: Settings
+    client: httpx.AsyncClient, db: Database, settings: Settings, session: AsyncSession
 ) -> None:
+    # given a registered user, and one address nobody registered
     account = await register(client, "buyer")
     await deliver_events(db)
+    # when a reset is asked for both
     known = await client.post("/v1/auth/forgot-password", json={"email": account.email})
-    unknown = await client.post("/v1/auth/forgot-password", json={"email": "ghost@example.com"})
+    unknown = await client.post("/v1/auth/forgot-password", json={"email": "Ghost@Example.com"})
+    # then the answers are the same
     assert known.status_code == unknown.status_code == 200
     assert known.json()["data"] == unknown.json()["data"]
+    # and so is the work done in the request (which is what its timing would reveal): one
+    # event and one audit row each, carrying the normalised address and no user
+    events = (
+        (
+            await session.execute(
+                select(OutboxEvent.payload)
+                .where(OutboxEvent.event_type == "user.password_reset_requested")
+                .order_by(OutboxEvent.occurred_at)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert events == [{"email": account.email}, {"email": "ghost@example.com"}]
+    rows = (
+        await session.execute(
+            select(AuditLog.user_id, AuditLog.resource_id, AuditLog.new_values)
+            .where(AuditLog.action == "user.password_reset_requested")
+            .order_by(AuditLog.created_at)
+        )
+    ).all()
+    assert [tuple(r) for r in rows] == [
+        (None, None, {"email": account.email}),
+        (None, None, {"email": "ghost@example.com"}),
+    ]
+    # and only the registered address gets a reset email
     await deliver_events(db)
     resets = [m for m in mailbox(settings) if "reset" in m["Subject"].lower()]
     assert len(resets) == 1 and resets[0]["To"] == account.email
+
+
+async def test_forgot_password_mails_nobody_for_an_inactive_account(
+    client: httpx.AsyncClient, db: Database, settings: Settings, session: AsyncSession
+) -> None:
+    # given a suspended user
+    account = await register(client, "buyer")
+    await deliver_events(db)
+    await session.execute(update(User).where(User.id == account.id).values(status="suspended"))
+    await session.commit()
+    # when they ask for a reset, the answer is the usual one
+    response = await client.post("/v1/auth/forgot-password", json={"email": account.email})
+    assert response.status_code == 200
+    # then no reset email is sent
+    await deliver_events(db)
+    assert [m for m in mailbox(settings) if "reset" in m["Subject"].lower()] == []
 
 
 async def test_reset_password_sets_password_and_ends_every_session(

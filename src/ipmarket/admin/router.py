@@ -4,50 +4,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
 from ipmarket import audit
-from ipmarket.admin.events import PlatformSettingsChanged
 from ipmarket.admin.queries import pending_ip_assets, pending_licenses
 from ipmarket.admin.schemas import AdminIPAssetRead, AdminLicenseRead
-from ipmarket.eventbus import publish
+from ipmarket.admin.service import change_platform_settings
 from ipmarket.identity import Authorize, Permission, Principal
 from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import APIResponse, error_responses, ok, paged
 from ipmarket.kit.pagination import Paging
-from ipmarket.settings import (
-    PlatformSettings,
-    PlatformSettingsPatch,
-    get_platform_settings,
-    update_platform_settings,
-)
+from ipmarket.settings import PlatformSettings, PlatformSettingsPatch, get_platform_settings
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
 _ERRORS = error_responses(400, 401, 403, 413, 422, 429, 500)
-
-
-def _dump(settings: PlatformSettings) -> dict[str, object]:
-    return settings.model_dump(mode="json", by_alias=True)
-
-
-def _changes(
-    old: dict[str, object], new: dict[str, object]
-) -> tuple[dict[str, object], dict[str, object]]:
-    """The leaves that differ, as {section: {field: value}} for the old and new side."""
-    before: dict[str, object] = {}
-    after: dict[str, object] = {}
-    for section, fields in new.items():
-        assert isinstance(fields, dict)
-        old_fields = old.get(section)
-        assert isinstance(old_fields, dict)
-        for key, value in fields.items():
-            if old_fields.get(key) != value:
-                before.setdefault(section, {})[key] = old_fields.get(key)  # type: ignore[index]
-                after.setdefault(section, {})[key] = value  # type: ignore[index]
-    return before, after
 
 
 @router.get("/settings", responses=_ERRORS, summary="Platform settings")
@@ -66,26 +39,12 @@ async def put_settings(
     session: DbSession,
     principal: Annotated[Principal, Depends(Authorize(Permission.PLATFORM_SETTINGS))],
 ) -> APIResponse[PlatformSettings]:
-    old, new = await update_platform_settings(session, body, updated_by=principal.id)
-    before, after = _changes(_dump(old), _dump(new))
-    if after:
-        await audit.record(
-            session,
-            actor_id=principal.id,
-            action="admin.settings_updated",
-            resource_type="platform_settings",
-            resource_id=None,
-            old_values=before,
-            new_values=after,
-        )
-        await publish(
-            session,
-            PlatformSettingsChanged(actor_id=principal.id, old_values=before, new_values=after),
-        )
-    return ok(new)
+    return ok(await change_platform_settings(session, body, actor_id=principal.id))
 
 
-@router.get("/audit-logs", responses=_ERRORS, summary="The audit trail, newest first")
+@router.get(
+    "/audit-logs", responses=_ERRORS, summary="The audit trail, newest first unless sort=oldest"
+)
 async def get_audit_logs(
     session: DbSession,
     paging: Paging,
@@ -96,6 +55,7 @@ async def get_audit_logs(
     resource_id: Annotated[uuid.UUID | None, Query(alias="resourceId")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    sort: Literal["newest", "oldest"] = "newest",
 ) -> APIResponse[list[audit.AuditLogRead]]:
     rows, total = await audit.list_audit_logs(
         session,
@@ -107,6 +67,7 @@ async def get_audit_logs(
         until=until,
         offset=paging.offset,
         limit=paging.limit,
+        sort=sort,
     )
     items = [audit.AuditLogRead.model_validate(r) for r in rows]
     return paged(items, page=paging.page, limit=paging.limit, total=total)

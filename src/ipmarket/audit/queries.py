@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +23,9 @@ async def list_audit_logs(
     until: datetime | None,
     offset: int,
     limit: int,
+    sort: Literal["newest", "oldest"] = "newest",
 ) -> tuple[list[AuditLog], int]:
+    """One page of the trail matching the filters, and the total; two queries."""
     conditions: list[ColumnElement[bool]] = []
     if user_id is not None:
         conditions.append(AuditLog.user_id == user_id)
@@ -37,14 +40,11 @@ async def list_audit_logs(
     if until is not None:
         conditions.append(AuditLog.created_at < until)
     where = and_(True, *conditions)
+    created = AuditLog.created_at.asc() if sort == "oldest" else AuditLog.created_at.desc()
     total = (
         await session.execute(select(func.count()).select_from(AuditLog).where(where))
     ).scalar_one()
     rows = await session.execute(
-        select(AuditLog)
-        .where(where)
-        .order_by(AuditLog.created_at.desc(), AuditLog.id)
-        .offset(offset)
-        .limit(limit)
+        select(AuditLog).where(where).order_by(created, AuditLog.id).offset(offset).limit(limit)
     )
     return list(rows.scalars()), int(total)

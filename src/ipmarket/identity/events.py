@@ -35,5 +35,11 @@ class UserVerified(EventPayload):
 
 
 class PasswordResetRequested(EventPayload):
+    """Someone asked for a reset email for `email` (normalised), registered or not.
+
+    Published for every request so that answering takes the same work whether or not the
+    address exists; the consumer looks the user up and mails only an active account.
+    """
+
     event_type: ClassVar[EventType] = EventType.USER_PASSWORD_RESET_REQUESTED
-    user_id: uuid.UUID
+    email: str

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ipmarket.config import get_settings
 from ipmarket.eventbus import Event, EventType, Queue, subscribe
 from ipmarket.identity.events import PasswordResetRequested, UserRegistered
-from ipmarket.identity.models import OneTimeTokenPurpose
+from ipmarket.identity.models import OneTimeTokenPurpose, UserStatus
 from ipmarket.identity.repository import UserRepository
 from ipmarket.identity.service import RESET_PASSWORD_TTL, issue_one_time_token
 from ipmarket.notifications import get_email_sender, password_reset_email, verification_email
@@ -39,9 +39,9 @@ async def send_verification_email(session: AsyncSession, event: Event) -> None:
 )
 async def send_password_reset_email(session: AsyncSession, event: Event) -> None:
     payload = PasswordResetRequested.model_validate(event.payload)
-    user = await UserRepository(session).get(payload.user_id)
-    if user is None:
-        return
+    user = await UserRepository(session).by_email(payload.email)
+    if user is None or user.status != UserStatus.ACTIVE:
+        return  # an unknown or inactive address: nothing to send, and nobody is told so
     token = await issue_one_time_token(session, user.id, OneTimeTokenPurpose.RESET_PASSWORD)
     link = f"{get_settings().public_base_url}/reset-password?token={token}"
     minutes = int(RESET_PASSWORD_TTL.total_seconds() // 60)

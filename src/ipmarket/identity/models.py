@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,6 +50,9 @@ def _in(column: str, enum: type[StrEnum]) -> str:
     return f"{column} IN ({values})"
 
 
+USERNAME_LOWER_INDEX = "uq_users_username_lower"
+
+
 class User(IdMixin, TimestampMixin, Base):
     __tablename__ = "users"
     __table_args__ = (
@@ -63,6 +66,9 @@ class User(IdMixin, TimestampMixin, Base):
             "(user_type = 'admin') = (admin_level IS NOT NULL)", name="admin_level_iff_admin"
         ),
         Index("idx_users_type_status", "user_type", "status"),
+        # Usernames are unique whatever their case; the database enforces it, so two
+        # registrations racing with "Alice" and "alice" cannot both succeed.
+        Index(USERNAME_LOWER_INDEX, text("lower(username)"), unique=True),
         Index(
             "idx_users_search",
             "username",
@@ -72,6 +78,7 @@ class User(IdMixin, TimestampMixin, Base):
         ),
     )
 
+    # Kept as typed; unique ignoring case (see USERNAME_LOWER_INDEX).
     username: Mapped[str] = mapped_column(String(50), unique=True)
     # Stored lower-cased so that uniqueness ignores case.
     email: Mapped[str] = mapped_column(String(255), unique=True)

@@ -17,15 +17,16 @@ class UserRepository:
         self.session = session
 
     async def get(self, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:
+        """The user; with `for_update`, locked and re-read even if already loaded."""
         stmt = select(User).where(User.id == user_id)
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def by_email(self, email: str, *, for_update: bool = False) -> User | None:
         stmt = select(User).where(User.email == email.lower())
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def taken(

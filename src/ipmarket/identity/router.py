@@ -19,7 +19,12 @@ from ipmarket.identity.schemas import (
     UpdateMeRequest,
     UserRead,
 )
-from ipmarket.identity.service import IdentityService, IssuedTokens
+from ipmarket.identity.service import (
+    AccountLocked,
+    IdentityService,
+    IssuedTokens,
+    WrongCurrentPassword,
+)
 from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import APIResponse, error_responses, ok
 from ipmarket.kit.errors import AppError
@@ -159,6 +164,10 @@ async def get_me(principal: CurrentPrincipal) -> APIResponse[UserRead]:
     "/me",
     responses=error_responses(400, 401, 403, 409, 413, 422, 429, 500),
     summary="Change your username, profile or password",
+    description=(
+        "A password change needs `currentPassword`. A wrong one is 403 and counts toward the "
+        "account lockout like a failed login; while the account is locked it is 429."
+    ),
 )
 async def update_me(
     body: UpdateMeRequest,
@@ -168,7 +177,13 @@ async def update_me(
     settings: AppSettings,
 ) -> APIResponse[UserRead]:
     service = IdentityService(session, signer=signer, settings=settings)
-    user = await service.update_me(principal.user, body, current_session=principal.session_id)
+    try:
+        user = await service.update_me(principal.user, body, current_session=principal.session_id)
+    except (WrongCurrentPassword, AccountLocked):
+        # A wrong current password counts toward the lockout, like a failed login; the
+        # service raises it before changing anything else, so the commit keeps only that.
+        await session.commit()
+        raise
     return ok(user_read(user))
 
 

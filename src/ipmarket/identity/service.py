@@ -22,6 +22,7 @@ from ipmarket.identity.events import (
     UserVerified,
 )
 from ipmarket.identity.models import (
+    USERNAME_LOWER_INDEX,
     AdminLevel,
     AuthSession,
     OneTimeToken,
@@ -61,6 +62,14 @@ VERIFY_EMAIL_TTL = timedelta(hours=48)
 RESET_PASSWORD_TTL = timedelta(hours=1)
 
 
+class AccountLocked(RateLimited):
+    """Too many wrong passwords in a row: the account refuses password checks for a while."""
+
+
+class WrongCurrentPassword(Forbidden):
+    """A signed-in user gave a wrong current password (it counts toward the lockout)."""
+
+
 @dataclass(frozen=True)
 class IssuedTokens:
     user: User
@@ -83,6 +92,29 @@ def user_snapshot(user: User) -> dict[str, Any]:
         "adminLevel": user.admin_level,
         "departments": list(user.departments or []),
     }
+
+
+# Unique constraints of the users table, by the field a client would change to satisfy them.
+_UNIQUE_USER_FIELDS = {
+    "uq_users_username": "username",
+    USERNAME_LOWER_INDEX: "username",
+    "uq_users_email": "email",
+}
+
+
+def conflicting_fields(exc: IntegrityError) -> list[str]:
+    """The user fields whose uniqueness a failed insert or update broke (empty if unknown).
+
+    This is the answer to a race the "is it taken?" check cannot see: two requests both
+    find a name free and the database refuses the second.
+    """
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    constraint = getattr(cause, "constraint_name", None)
+    if constraint is not None:
+        field = _UNIQUE_USER_FIELDS.get(constraint)
+        return [field] if field else []
+    message = str(exc.orig)
+    return sorted({f for name, f in _UNIQUE_USER_FIELDS.items() if f'"{name}"' in message})
 
 
 def access_claims(user: User, session_id: uuid.UUID) -> dict[str, Any]:
@@ -162,7 +194,10 @@ class IdentityService:
             async with self.session.begin_nested():
                 await self.users.add(user)
         except IntegrityError as exc:  # a concurrent registration won the race
-            raise Conflict("username or email already registered") from exc
+            fields = conflicting_fields(exc) or ["username", "email"]
+            raise Conflict(
+                f"{' or '.join(fields)} already registered", details={"fields": fields}
+            ) from exc
         await audit.record(
             self.session,
             actor_id=user.id,
@@ -189,24 +224,12 @@ class IdentityService:
             verify_password(DUMMY_HASH, password)  # same cost as a real check
             raise Unauthorized("Invalid email or password")
         if user.locked_until is not None and user.locked_until > now:
+            verify_password(DUMMY_HASH, password)  # a refusal as slow as a real check
             raise self._locked(user.locked_until, now)
         if not verify_password(user.password_hash, password):
-            user.failed_login_attempts += 1
-            locked = user.failed_login_attempts >= platform.security.max_login_attempts
-            if locked:
-                user.locked_until = now + timedelta(minutes=self.settings.login_lockout_minutes)
-                user.failed_login_attempts = 0
-            await audit.record(
-                self.session,
-                actor_id=user.id,
-                action="user.login_failed",
-                resource_type="user",
-                resource_id=user.id,
-                new_values={"locked": locked},
-            )
-            await self.session.flush()
-            if user.locked_until is not None and locked:
-                raise self._locked(user.locked_until, now)
+            lockout = await self._count_failed_password(user, platform, now)
+            if lockout is not None:
+                raise lockout
             raise Unauthorized("Invalid email or password")
         if user.status != UserStatus.ACTIVE:
             raise Forbidden(f"Account is {user.status}", details={"status": user.status})
@@ -225,10 +248,34 @@ class IdentityService:
         )
         return await self._start_session(user, platform)
 
+    async def _count_failed_password(
+        self, user: User, platform: PlatformSettings, now: datetime, *, via: str | None = None
+    ) -> AccountLocked | None:
+        """Record a wrong password for `user` (locked by the caller): count it, lock the
+        account when the count reaches maxLoginAttempts, and audit it. Returns the error to
+        raise when this failure locked the account. Flushes; the caller commits."""
+        user.failed_login_attempts += 1
+        locked = user.failed_login_attempts >= platform.security.max_login_attempts
+        if locked:
+            user.locked_until = now + timedelta(minutes=self.settings.login_lockout_minutes)
+            user.failed_login_attempts = 0
+        await audit.record(
+            self.session,
+            actor_id=user.id,
+            action="user.login_failed",
+            resource_type="user",
+            resource_id=user.id,
+            new_values={"locked": locked} | ({"via": via} if via else {}),
+        )
+        await self.session.flush()
+        if locked and user.locked_until is not None:
+            return self._locked(user.locked_until, now)
+        return None
+
     @staticmethod
-    def _locked(until: datetime, now: datetime) -> RateLimited:
+    def _locked(until: datetime, now: datetime) -> AccountLocked:
         retry_after = max(1, int((until - now).total_seconds()))
-        return RateLimited(
+        return AccountLocked(
             "Account locked after too many failed login attempts",
             retry_after=retry_after,
             details={"lockedUntil": until.isoformat()},
@@ -349,18 +396,19 @@ class IdentityService:
         )
 
     async def forgot_password(self, email: str) -> None:
-        """Ask for a reset email. Says nothing about whether the address exists."""
-        user = await self.users.by_email(email)
-        if user is None or user.status != UserStatus.ACTIVE:
-            return
+        """Ask for a reset email. Says nothing about whether the address exists, not even by
+        its timing: the request does the same work for any address (an audit row and an
+        event, neither naming a user) and the event's consumer decides whether to mail."""
+        normalised = email.strip().lower()
         await audit.record(
             self.session,
-            actor_id=user.id,
+            actor_id=None,
             action="user.password_reset_requested",
             resource_type="user",
-            resource_id=user.id,
+            resource_id=None,
+            new_values={"email": normalised},
         )
-        await publish(self.session, PasswordResetRequested(user_id=user.id))
+        await publish(self.session, PasswordResetRequested(email=normalised))
 
     async def reset_password(self, token: str, password: str) -> None:
         now = utcnow()
@@ -431,9 +479,27 @@ class IdentityService:
     async def update_me(
         self, user: User, data: UpdateMeRequest, *, current_session: uuid.UUID
     ) -> User:
+        """Change the caller's username, profile or password.
+
+        A password change needs the current password, checked under the login rules first,
+        before anything else changes: a wrong one counts toward the lockout and raises
+        `WrongCurrentPassword` (or `AccountLocked`), and the caller commits that record.
+        """
         fields = data.model_fields_set
         if not fields:
             raise ValidationFailed("Nothing to update")
+        if data.new_password is not None:
+            if data.current_password is None:
+                raise ValidationFailed(
+                    "currentPassword is required to change the password",
+                    details={"errors": [{"field": "currentPassword", "message": "required"}]},
+                )
+            await self._check_current_password(user, data.current_password)
+        elif data.current_password is not None:
+            raise ValidationFailed(
+                "currentPassword is only accepted with newPassword",
+                details={"errors": [{"field": "newPassword", "message": "required"}]},
+            )
         before = user_snapshot(user)
         if "username" in fields and data.username is not None and data.username != user.username:
             if await self.users.taken(username=data.username, email=None, exclude=user.id):
@@ -443,13 +509,6 @@ class IdentityService:
             user.profile_data = data.profile_data
         password_changed = False
         if data.new_password is not None:
-            if data.current_password is None:
-                raise ValidationFailed(
-                    "currentPassword is required to change the password",
-                    details={"errors": [{"field": "currentPassword", "message": "required"}]},
-                )
-            if not verify_password(user.password_hash, data.current_password):
-                raise Forbidden("Current password is wrong")
             platform = await get_platform_settings(self.session)
             self._check_password(
                 platform, data.new_password, username=user.username, email=user.email
@@ -461,11 +520,6 @@ class IdentityService:
                 user.id, now=now, reason="password_changed", keep=current_session
             )
             password_changed = True
-        elif data.current_password is not None:
-            raise ValidationFailed(
-                "currentPassword is only accepted with newPassword",
-                details={"errors": [{"field": "newPassword", "message": "required"}]},
-            )
         user.updated_at = utcnow()
         try:
             async with self.session.begin_nested():
@@ -484,6 +538,24 @@ class IdentityService:
             | ({"passwordChanged": True} if password_changed else {}),
         )
         return user
+
+    async def _check_current_password(self, user: User, password: str) -> None:
+        """The login rules for a signed-in user's password: refused while the account is
+        locked, a wrong password counted toward the lockout, a right one clears the count."""
+        platform = await get_platform_settings(self.session)
+        now = utcnow()
+        # Lock and re-read the row so that concurrent failures are all counted.
+        await self.users.get(user.id, for_update=True)
+        if user.locked_until is not None and user.locked_until > now:
+            verify_password(DUMMY_HASH, password)  # a refusal as slow as a real check
+            raise self._locked(user.locked_until, now)
+        if not verify_password(user.password_hash, password):
+            lockout = await self._count_failed_password(user, platform, now, via="password_change")
+            if lockout is not None:
+                raise lockout
+            raise WrongCurrentPassword("Current password is wrong")
+        user.failed_login_attempts = 0
+        user.locked_until = None
 
 
 # --- administration ------------------------------------------------------------------------
@@ -566,22 +638,29 @@ class UserAdministration:
         self.sessions = SessionRepository(session)
 
     async def _target(self, user_id: uuid.UUID, actor: User) -> User:
+        """The user `actor` may change, locked; refused for themselves and, unless the actor
+        is a super admin, for any administrator (admin, super admin or moderator)."""
         user = await self.users.get(user_id, for_update=True)
         if user is None:
             raise NotFound("User not found")
         if user.id == actor.id:
             raise Forbidden("Administrators cannot change their own account here")
-        if (
-            user.admin_level == AdminLevel.SUPER_ADMIN
-            and actor.admin_level != AdminLevel.SUPER_ADMIN
-        ):
-            raise Forbidden("Only a super admin can change a super admin")
+        if user.user_type == UserType.ADMIN and actor.admin_level != AdminLevel.SUPER_ADMIN:
+            raise Forbidden(
+                "Only a super admin can change an administrator",
+                details={"targetAdminLevel": user.admin_level},
+            )
         return user
 
     async def set_status(
         self, user_id: uuid.UUID, status: str, reason: str | None, *, actor: User
     ) -> User:
         user = await self._target(user_id, actor)
+        return await self._set_status(user, status, reason, actor=actor)
+
+    async def _set_status(
+        self, user: User, status: str, reason: str | None, *, actor: User
+    ) -> User:
         before = user_snapshot(user)
         if status != UserStatus.ACTIVE and not reason:
             raise ValidationFailed(
@@ -612,12 +691,10 @@ class UserAdministration:
         return user
 
     async def unsuspend(self, user_id: uuid.UUID, reason: str | None, *, actor: User) -> User:
-        user = await self.users.get(user_id)
-        if user is None:
-            raise NotFound("User not found")
+        user = await self._target(user_id, actor)
         if user.status != UserStatus.SUSPENDED:
             raise Conflict(f"User is {user.status}, not suspended", details={"status": user.status})
-        return await self.set_status(user_id, UserStatus.ACTIVE.value, reason, actor=actor)
+        return await self._set_status(user, UserStatus.ACTIVE.value, reason, actor=actor)
 
     async def set_verification(self, user_id: uuid.UUID, level: str, *, actor: User) -> User:
         user = await self._target(user_id, actor)

@@ -69,8 +69,9 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _CODE_BY_STATUS.get(exc.status_code, ErrorCode.INTERNAL_ERROR)
     message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
+    details: dict[str, Any] | None = getattr(exc, "details", None)
     return JSONResponse(
-        error_payload(code, message), status_code=exc.status_code, headers=exc.headers
+        error_payload(code, message, details), status_code=exc.status_code, headers=exc.headers
     )
 
 

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Mapping
 
 import structlog
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ipmarket.kit.context import RequestContext, set_request_context
@@ -58,12 +59,22 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """A streamed request body went over the limit (rendered as 413 in the envelope)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"Request body is larger than {max_bytes} bytes")
+        self.details = {"maxBytes": max_bytes}
 
 
 class BodySizeLimitMiddleware:
     """Refuses request bodies above `max_bytes` with 413, declared or streamed.
+
+    A declared Content-Length over the limit is refused before the app runs. A streamed
+    (chunked) body is counted as it is read: the read that crosses the limit raises
+    `BodyTooLarge`, an HTTPException(413). FastAPI lets HTTPExceptions out of its body
+    parsing (any other error there becomes a 400), and the error handlers render it in the
+    envelope.
 
     `overrides` maps path prefixes to their own limit (e.g. file uploads); a prefix matches
     the path itself and everything below it, and the longest matching prefix wins.
@@ -104,7 +115,7 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -116,16 +127,15 @@ class BodySizeLimitMiddleware:
         try:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
-            if not response_started:
-                await self._refuse(scope, send, max_bytes)
+            # Raised where no error handler runs (a body read outside a route): answer here.
+            if response_started:
+                raise
+            await self._refuse(scope, send, max_bytes)
 
     async def _refuse(self, scope: Scope, send: Send, max_bytes: int) -> None:
+        refusal = BodyTooLarge(max_bytes)
         body = json.dumps(
-            error_payload(
-                ErrorCode.VALIDATION_ERROR,
-                f"Request body is larger than {max_bytes} bytes",
-                {"maxBytes": max_bytes},
-            )
+            error_payload(ErrorCode.VALIDATION_ERROR, refusal.detail, refusal.details)
         ).encode()
         request_id = scope.get("state", {}).get("request_id", "")
         await send(

@@ -3,6 +3,10 @@
 Counters live in the cache port, so they are shared between processes when Redis is used.
 Every limited response carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset;
 a refused one is 429 with Retry-After and the envelope.
+
+When the cache cannot count (Redis is down or slow), requests go through uncounted rather
+than failing: the limiter protects the service, it must not take it down. One warning is
+logged when such an outage starts and one line when counting works again.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ipmarket.kit.cache import Cache
@@ -20,6 +25,8 @@ from ipmarket.kit.errors import ErrorCode
 
 # Reads the caller's user id from the request (a verified bearer token), or None.
 SubjectResolver = Callable[[Scope], str | None]
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,8 @@ class RateLimitMiddleware:
         self.resolve_subject = resolve_subject
         self.auth_prefix = auth_prefix
         self.limited_prefix = limited_prefix
+        # True from the first failed count until one succeeds again (one warning per outage).
+        self._cache_failing = False
 
     def _limit_for(self, scope: Scope) -> Limit | None:
         path: str = scope["path"]
@@ -69,7 +78,11 @@ class RateLimitMiddleware:
         if limit is None:
             await self.app(scope, receive, send)
             return
-        count, reset = await self.cache.hit(limit.key, limit.window_seconds)
+        counted = await self._count(limit)
+        if counted is None:  # the cache is unavailable: fail open
+            await self.app(scope, receive, send)
+            return
+        count, reset = counted
         remaining = max(0, limit.limit - count)
         headers = [
             (b"ratelimit-limit", str(limit.limit).encode()),
@@ -86,6 +99,25 @@ class RateLimitMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    async def _count(self, limit: Limit) -> tuple[int, int] | None:
+        """(hits so far, seconds left) in the limit's window, or None if the cache failed."""
+        try:
+            counted = await self.cache.hit(limit.key, limit.window_seconds)
+        except Exception as exc:  # any cache failure: Redis errors, timeouts, OS errors
+            if not self._cache_failing:
+                self._cache_failing = True
+                log.warning(
+                    "rate_limit_cache_unavailable",
+                    error_type=type(exc).__name__,
+                    error=str(exc),
+                    detail="requests are not rate limited until the cache answers again",
+                )
+            return None
+        if self._cache_failing:
+            self._cache_failing = False
+            log.info("rate_limit_cache_recovered")
+        return counted
 
     async def _refuse(
         self, scope: Scope, send: Send, headers: list[tuple[bytes, bytes]], *, retry_after: int

@@ -1,7 +1,9 @@
-"""Base API models: camelCase on the wire, unknown input fields rejected."""
+"""Base API models: camelCase on the wire, unknown input fields rejected, only storable
+values (text PostgreSQL can hold, finite numbers) accepted."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -24,6 +26,9 @@ def _check_storable(value: Any, path: str) -> None:
         problem = storable_text_problem(value)
         if problem:
             raise ValueError(f"{path or 'value'} {problem}")
+    elif isinstance(value, float) and not math.isfinite(value):
+        # NaN, Infinity and numbers beyond a double (1e400) parse, but are not JSON.
+        raise ValueError(f"{path or 'value'} must be a finite number")
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_storable(key, path)
@@ -47,7 +52,8 @@ class Schema(BaseModel):
     @classmethod
     def _only_storable_text(cls, data: Any) -> Any:
         # Every string, including keys and values nested in free-form JSON, must be text
-        # PostgreSQL can store; otherwise the request is a 422, not a database error.
+        # PostgreSQL can store, and every number must be finite; otherwise the request is a
+        # 422, not a database error.
         _check_storable(data, "")
         return data
 

@@ -5,8 +5,9 @@ camelCase field name (``platformFeePercentage``), value = its JSON value. A miss
 the default. There is no in-process cache: every read goes to the database, so a change is
 seen at once by every process.
 
-Services never commit: the caller owns the transaction, writes the audit row and publishes
-the event.
+This is the low-level reader and writer. An administrator's change goes through
+`ipmarket.admin.service.change_platform_settings`, which adds the audit row and the event.
+Nothing here commits: the caller owns the transaction.
 """
 
 from __future__ import annotations
