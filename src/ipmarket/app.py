@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
     signer = TokenSigner.from_settings(settings)
-    cache = make_cache(settings.redis_url)
+    cache = make_cache(settings.redis_url, prefix=settings.redis_prefix)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

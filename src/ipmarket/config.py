@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     # Without DATABASE_URL the embedded PostgreSQL under VAR_DIR is used.
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    # Namespace of every key this deployment keeps in Redis (cache, rate limits).
+    redis_prefix: str = Field(
+        default="ipmarket:", min_length=1, max_length=64, alias="REDIS_PREFIX"
+    )
     rabbitmq_url: str | None = Field(default=None, alias="RABBITMQ_URL")
     smtp_url: str | None = Field(default=None, alias="SMTP_URL")
     smtp_sender: str = Field(default="ipmarket <no-reply@ipmarket.local>", alias="SMTP_SENDER")

@@ -22,7 +22,11 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         url = resolve_database_url(settings)
-        return cls(settings=settings, db=Database(url), cache=make_cache(settings.redis_url))
+        return cls(
+            settings=settings,
+            db=Database(url),
+            cache=make_cache(settings.redis_url, prefix=settings.redis_prefix),
+        )
 
     async def close(self) -> None:
         await self.cache.close()

@@ -163,8 +163,6 @@ class IPAssetService:
         self, principal: Principal, asset_id: uuid.UUID, data: IPAssetUpdate
     ) -> IPAsset:
         asset = await self.owned(asset_id, principal)
-        if asset.status != AssetStatus.ACTIVE:
-            raise Conflict(f"IP asset is {asset.status}")
         fields = data.model_fields_set
         if not fields:
             raise ValidationFailed("Nothing to update")
