@@ -73,7 +73,7 @@ from ipmarket.eventbus.registry import (
 )
 from ipmarket.eventbus.relay import MAX_IDLE_BACKOFF_SECONDS, wait_for_stop
 from ipmarket.kit.clock import utcnow
-from ipmarket.kit.db import Database
+from ipmarket.kit.db import Database, commit, discard_after_commit
 
 log = structlog.get_logger(__name__)
 
@@ -618,7 +618,7 @@ class RabbitConsumer:
                 await mark_processed(
                     session, event.id, consumer.name, attempts=attempts, now=utcnow()
                 )
-                await session.commit()
+                await commit(session)  # the handler's after-commit effects run now
                 log.info(
                     "event.delivered",
                     event_id=str(event.id),
@@ -630,6 +630,7 @@ class RabbitConsumer:
 
             message = error_text(error)
             next_attempt_at = utcnow() + self._retry.delay(retries + 1)
+            discard_after_commit(session)  # the handler's work was rolled back
             await mark_failed(
                 session,
                 event.id,

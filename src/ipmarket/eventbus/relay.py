@@ -45,7 +45,7 @@ from ipmarket.eventbus.delivery import (
 from ipmarket.eventbus.models import OutboxEvent, ProcessedEvent
 from ipmarket.eventbus.registry import Consumer, ConsumerRegistry, Event, EventType, registry
 from ipmarket.kit.clock import utcnow
-from ipmarket.kit.db import Database
+from ipmarket.kit.db import Database, commit, discard_after_commit
 
 log = structlog.get_logger(__name__)
 
@@ -273,7 +273,7 @@ class OutboxRelay:
                 await mark_processed(
                     session, claim.event_id, consumer.name, attempts=attempts, now=utcnow()
                 )
-                await session.commit()
+                await commit(session)  # the handler's after-commit effects run now
                 log.info(
                     "event.delivered",
                     event_id=str(claim.event_id),
@@ -287,6 +287,7 @@ class OutboxRelay:
             next_attempt_at = utcnow() + self._retry.delay(attempts)
             message = error_text(error)
             try:
+                discard_after_commit(session)  # the handler's work was rolled back
                 await mark_failed(
                     session,
                     claim.event_id,

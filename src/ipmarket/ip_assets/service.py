@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ipmarket import audit
+from ipmarket import audit, provenance
 from ipmarket.eventbus import publish
 from ipmarket.files import file_hashes, resolve_owned_files
 from ipmarket.identity import Permission, Principal
@@ -318,6 +318,8 @@ class IPAssetService:
         asset.verification_status = VerificationStatus.APPROVED.value
         asset.reviewed_at = utcnow()
         asset.reviewed_by = reviewer
+        # Answers cached while the asset was in review said "not approved".
+        provenance.invalidate_after_commit(self.session)
         await audit.record(
             self.session,
             actor_id=reviewer,

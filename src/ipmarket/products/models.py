@@ -75,5 +75,8 @@ class Product(IdMixin, TimestampMixin, Base):
     status_reason: Mapped[str | None] = mapped_column(Text)
     authenticity_verified: Mapped[bool] = mapped_column(Boolean, default=True)
     published_at: Mapped[datetime | None]
+    # The earliest expiry of any license on the product's chain, fixed when it is published:
+    # the catalogue stops listing it then, even before the expiry job has run.
+    authorized_until: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
     search_vector: Mapped[str] = mapped_column(TSVECTOR, Computed(SEARCH_VECTOR, persisted=True))

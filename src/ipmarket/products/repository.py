@@ -58,6 +58,7 @@ class ProductRepository:
             )
             conditions += [
                 Product.status == ProductStatus.ACTIVE,
+                or_(Product.authorized_until.is_(None), Product.authorized_until > now),
                 LicenseApplication.status == LicenseStatus.APPROVED,
                 or_(LicenseApplication.expires_at.is_(None), LicenseApplication.expires_at > now),
                 IPAsset.status == AssetStatus.ACTIVE,

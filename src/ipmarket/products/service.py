@@ -182,6 +182,8 @@ class ProductService:
             asset_id=chain[0].ip_asset_id,
             license_id=product.license_id,
         )
+        expiries = [link.expires_at for link in chain if link.expires_at is not None]
+        product.authorized_until = min(expiries) if expiries else None
         product.published_at = product.published_at or utcnow()
         product.authenticity_verified = True
         provenance.invalidate_after_commit(self.session)
