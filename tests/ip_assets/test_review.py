@@ -190,6 +190,14 @@ async def test_auto_approve_setting_approves_on_submission(
     assert audit.user_id is None
     admin = await rights.reviewer()
     assert listing(await client.get("/v1/admin/ip-assets/pending", headers=admin.auth)) == []
+    # a material edit is approved again at once too, not left waiting for an admin
+    edited = await rights.ok(
+        await client.put(
+            f"/v1/ip-assets/{draft['id']}", json={"title": "A new title"}, headers=creator.auth
+        )
+    )
+    assert edited["verificationStatus"] == "approved"
+    assert len(await events(db, "ip_asset.approved")) == 2
     # turning the setting off brings the review back
     await set_platform(db, {"content": {"autoApproveIPs": False}})
     other = await rights.asset(creator, approve=False)

@@ -205,6 +205,8 @@ class IPAssetService:
             asset.rejection_reason = None
             if was_approved:
                 await dispatch(self.session, AssetLeftReview(ip_asset_id=asset.id))
+            if (await get_platform_settings(self.session)).content.auto_approve_ips:
+                await self._approve(asset, reviewer=None)
         asset.updated_at = utcnow()
         await self.session.flush()
         after = snapshot(asset)
