@@ -17,7 +17,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column("products", sa.Column("authorized_until", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        "products", sa.Column("authorized_until", sa.DateTime(timezone=True), nullable=True)
+    )
 
 
 def downgrade() -> None:
