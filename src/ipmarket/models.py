@@ -7,6 +7,16 @@ from ipmarket.identity.models import AuthSession, OneTimeToken, RefreshToken, Us
 from ipmarket.ip_assets.models import IPAsset
 from ipmarket.kit.db import Base
 from ipmarket.licensing.models import LicenseApplication, LicenseTerms
+from ipmarket.payments.models import (
+    IdempotencyKey,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerPosting,
+    Payout,
+    ProviderEvent,
+    Refund,
+    Transaction,
+)
 from ipmarket.products.models import Product
 from ipmarket.provenance.models import AuthorizationChain
 from ipmarket.settings.models import AdminSetting
@@ -19,14 +29,22 @@ __all__ = [
     "AuthSession",
     "AuthorizationChain",
     "IPAsset",
+    "IdempotencyKey",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerPosting",
     "LicenseApplication",
     "LicenseTerms",
     "OneTimeToken",
     "OutboxEvent",
+    "Payout",
     "ProcessedEvent",
     "Product",
+    "ProviderEvent",
     "RefreshToken",
+    "Refund",
     "StoredFile",
+    "Transaction",
     "User",
     "metadata",
 ]

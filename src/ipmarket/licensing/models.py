@@ -81,6 +81,12 @@ class LicenseApplication(IdMixin, TimestampMixin, Base):
     decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     revoked_at: Mapped[datetime | None]
     revocation_reason: Mapped[str | None] = mapped_column(Text)
+    # The base fee: authorised with the provider on apply, captured on approval, released
+    # on rejection or withdrawal (fee_status: none | authorized | captured | released | failed).
+    fee_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    fee_status: Mapped[str] = mapped_column(String(20), default="none", server_default="none")
+    payment_method: Mapped[str | None] = mapped_column(String(50))
+    payment_reference: Mapped[str | None] = mapped_column(String(255))
     # The terms as they were at approval: what the license grants from then on.
     terms_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 

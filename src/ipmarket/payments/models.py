@@ -1,0 +1,236 @@
+"""Payments tables: transactions (partitioned by year), the double-entry ledger, payouts,
+refunds, idempotency keys and processed provider webhooks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ipmarket.kit.clock import utcnow
+from ipmarket.kit.db import Base, IdMixin
+from ipmarket.kit.ids import new_id
+
+
+class TransactionType(StrEnum):
+    PRODUCT_SALE = "product_sale"
+    LICENSE_FEE = "license_fee"
+    REVENUE_SHARE = "revenue_share"
+
+
+class TransactionStatus(StrEnum):
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+
+
+class Transaction(Base):
+    """A sale or a license fee. Partitioned by year of `created_at` (seed §7.2), so the
+    primary key includes it."""
+
+    __tablename__ = "transactions"
+    __table_args__ = (
+        CheckConstraint(
+            "transaction_type IN ('product_sale', 'license_fee', 'revenue_share')", name="type"
+        ),
+        CheckConstraint("status IN ('pending', 'completed', 'failed', 'refunded')", name="status"),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("quantity >= 1", name="quantity_positive"),
+        CheckConstraint(
+            "refunded_minor >= 0 AND refunded_minor <= amount_minor", name="refund_within_amount"
+        ),
+        Index("idx_transactions_buyer", "buyer_id"),
+        Index("idx_transactions_seller", "seller_id"),
+        Index("idx_transactions_type_status", "transaction_type", "status"),
+        Index("idx_transactions_product", "product_id"),
+        Index("idx_transactions_reference", "payment_reference"),
+        Index(
+            "idx_transactions_reservations",
+            "expires_at",
+            postgresql_where="status = 'pending' AND expires_at IS NOT NULL",
+        ),
+        {"postgresql_partition_by": "RANGE (created_at)"},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    created_at: Mapped[datetime] = mapped_column(primary_key=True, default=utcnow)
+    transaction_type: Mapped[str] = mapped_column(String(20))
+    buyer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    seller_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    product_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("products.id"))
+    license_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("license_applications.id"))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    platform_fee_minor: Mapped[int] = mapped_column(BigInteger)
+    seller_amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    # [{recipientId, licenseId, percentage, amountMinor}], one per licensor up the chain.
+    revenue_shares: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    payment_method: Mapped[str | None] = mapped_column(String(50))
+    # The provider's payment intent (or charge) id.
+    payment_reference: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(20), default=TransactionStatus.PENDING.value)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # A pending sale holds its stock until then.
+    expires_at: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AccountKind(StrEnum):
+    USER_PENDING = "user_pending"  # earnings inside the hold period
+    USER_AVAILABLE = "user_available"  # earnings that may be paid out
+    PLATFORM_REVENUE = "platform_revenue"  # the platform's fees
+    PROVIDER_CLEARING = "provider_clearing"  # money held at the payment provider
+    PAYOUTS = "payouts"  # money sent out to users' bank accounts
+
+
+class LedgerAccount(IdMixin, Base):
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('user_pending', 'user_available', 'platform_revenue', "
+            "'provider_clearing', 'payouts')",
+            name="kind",
+        ),
+        CheckConstraint(
+            "(kind IN ('user_pending', 'user_available')) = (owner_id IS NOT NULL)",
+            name="owner_iff_user_account",
+        ),
+        UniqueConstraint(
+            "kind",
+            "owner_id",
+            "currency",
+            name="uq_ledger_accounts_kind",
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    kind: Mapped[str] = mapped_column(String(30))
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class LedgerPosting(IdMixin, Base):
+    """One balanced movement of money: its entries sum to zero."""
+
+    __tablename__ = "ledger_postings"
+    __table_args__ = (
+        Index("idx_ledger_postings_transaction", "transaction_id"),
+        Index("idx_ledger_postings_kind", "kind", "created_at"),
+        # One posting of a kind per reference: a replay posts nothing twice.
+        UniqueConstraint("kind", "reference", name="uq_ledger_postings_kind_reference"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(40))
+    reference: Mapped[str] = mapped_column(String(255))
+    transaction_id: Mapped[uuid.UUID | None]
+    memo: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class LedgerEntry(IdMixin, Base):
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint("amount_minor <> 0", name="amount_not_zero"),
+        Index("idx_ledger_entries_account", "account_id", "created_at"),
+        Index("idx_ledger_entries_posting", "posting_id"),
+    )
+
+    posting_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_postings.id"))
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_accounts.id"))
+    # Positive: the account holder is owed more (a credit to a liability or revenue account).
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    # Earnings become available at this time (user_pending entries of a sale).
+    available_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class PayoutStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    FAILED = "failed"
+
+
+class Payout(IdMixin, Base):
+    __tablename__ = "payouts"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'paid', 'failed')", name="status"),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        Index("idx_payouts_user", "user_id", "created_at"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    status: Mapped[str] = mapped_column(String(20), default=PayoutStatus.PENDING.value)
+    provider_reference: Mapped[str | None] = mapped_column(String(255))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    processed_at: Mapped[datetime | None]
+
+
+class Refund(IdMixin, Base):
+    __tablename__ = "refunds"
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        Index("idx_refunds_transaction", "transaction_id"),
+    )
+
+    transaction_id: Mapped[uuid.UUID]
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    provider_reference: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class IdempotencyKey(Base):
+    """Stripe-style idempotency: the first response to (user, key) is replayed for the same
+    request; another request under the same key is refused."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        CheckConstraint("state IN ('in_flight', 'completed')", name="state"),
+        Index("idx_idempotency_keys_created", "created_at"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(500))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20), default="in_flight")
+    response_status: Mapped[int | None]
+    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    completed_at: Mapped[datetime | None]
+
+
+class ProviderEvent(Base):
+    """A provider webhook event handled once (Stripe event ids)."""
+
+    __tablename__ = "provider_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(30))
+    event_type: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

@@ -1,0 +1,1 @@
+"""Payment providers behind one port: the built-in test provider and Stripe."""

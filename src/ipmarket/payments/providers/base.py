@@ -1,0 +1,95 @@
+"""The payment provider port. Amounts are integer minor units.
+
+Every call that moves money takes an idempotency key, passed on to the provider, so a retried
+call never charges, captures, refunds, transfers or pays out twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal, Protocol
+
+
+class IntentStatus(StrEnum):
+    REQUIRES_PAYMENT_METHOD = "requires_payment_method"
+    REQUIRES_CAPTURE = "requires_capture"  # authorised, not yet captured (manual capture)
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"  # voided / released
+
+
+@dataclass(frozen=True)
+class Intent:
+    id: str
+    status: IntentStatus
+    amount_minor: int
+    currency: str
+    amount_captured_minor: int = 0
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+class PaymentDeclined(Exception):
+    """The card (payment method) was declined; nothing was charged."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ProviderError(Exception):
+    """The provider failed or could not be reached; the outcome is unknown or nothing moved."""
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    async def create_intent(
+        self,
+        *,
+        amount_minor: int,
+        currency: str,
+        capture: Literal["automatic", "manual"],
+        metadata: dict[str, str],
+        transfer_group: str | None,
+        idempotency_key: str,
+    ) -> Intent: ...
+
+    async def confirm_intent(
+        self, intent_id: str, *, payment_method: str, idempotency_key: str
+    ) -> Intent:
+        """Charge (automatic capture) or authorise (manual capture); raises PaymentDeclined."""
+        ...
+
+    async def retrieve_intent(self, intent_id: str) -> Intent: ...
+
+    async def capture(self, intent_id: str, *, idempotency_key: str) -> Intent: ...
+
+    async def cancel(self, intent_id: str, *, idempotency_key: str) -> Intent:
+        """Void an uncaptured intent, releasing the authorisation."""
+        ...
+
+    async def refund(self, intent_id: str, *, amount_minor: int, idempotency_key: str) -> str:
+        """Refund part or all of a captured intent; returns the refund id."""
+        ...
+
+    async def transfer(
+        self,
+        *,
+        destination: str,
+        amount_minor: int,
+        currency: str,
+        transfer_group: str,
+        idempotency_key: str,
+    ) -> str:
+        """Send a seller's or licensor's share to their connected account; returns its id."""
+        ...
+
+    async def reverse_transfer(
+        self, transfer_id: str, *, amount_minor: int, idempotency_key: str
+    ) -> str: ...
+
+    async def payout(
+        self, *, destination: str, amount_minor: int, currency: str, idempotency_key: str
+    ) -> str:
+        """Pay available funds out to the user's bank; returns the payout id."""
+        ...
