@@ -14,6 +14,9 @@ from ipmarket.ip_assets.router import router as ip_assets_router
 from ipmarket.licensing.router import admin_router as admin_licenses_router
 from ipmarket.licensing.router import router as licenses_router
 from ipmarket.licensing.router import terms_router
+from ipmarket.payments.router import admin_router as admin_transactions_router
+from ipmarket.payments.router import purchase_router
+from ipmarket.payments.router import router as payments_router
 from ipmarket.products.router import router as products_router
 from ipmarket.provenance.router import router as verification_router
 
@@ -40,6 +43,8 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/v1/products/{product_id}"),
         ("GET", "/v1/products/{product_id}/verify"),
         ("GET", "/v1/verify/{code}"),
+        # the Stripe-Signature header is the authorization
+        ("POST", "/v1/payments/webhooks/stripe"),
     }
 )
 
@@ -52,11 +57,14 @@ MODULE_ROUTERS: tuple[APIRouter, ...] = (
     admin_router,
     admin_ip_assets_router,
     admin_licenses_router,
+    admin_transactions_router,
     files_router,
     ip_assets_router,
     terms_router,
     licenses_router,
     products_router,
+    purchase_router,
+    payments_router,
     verification_router,
 )
 

@@ -23,6 +23,8 @@ from ipmarket.kit.logging import configure_logging
 from ipmarket.kit.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from ipmarket.kit.ratelimit import RateLimitMiddleware
 from ipmarket.notifications import configure_email, make_email_sender
+from ipmarket.payments import configure_provider
+from ipmarket.payments.providers import make_provider
 from ipmarket.provenance import configure_verification_cache
 from ipmarket.web.router import router as web_router
 
@@ -39,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         configure_email(make_email_sender(settings))
         configure_verification_cache(cache)
+        configure_provider(make_provider(settings))
         app.state.db = Database(resolve_database_url(settings))
         stop = asyncio.Event()
         background: asyncio.Task[None] | None = None

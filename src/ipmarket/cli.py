@@ -1,4 +1,4 @@
-"""The `ipmarket` command line: serve, worker, migrate, create-admin.
+"""The `ipmarket` command line: serve, worker, migrate, create-admin, ledger check.
 
 Settings come from the environment (and `.env`), as for the API. Expected failures (bad
 configuration, an unreachable database, input the service refuses) print one red line and
@@ -30,6 +30,7 @@ from ipmarket.kit.logging import configure_logging, redact_text
 
 if TYPE_CHECKING:
     from ipmarket.identity.models import User
+    from ipmarket.payments.checks import LedgerSize
 
 # The repository's alembic.ini (the package is installed in editable mode from the checkout).
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
@@ -41,6 +42,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold passwords and keys
 )
+ledger_app = typer.Typer(
+    name="ledger",
+    help="Inspect the payments ledger.",
+    no_args_is_help=True,
+)
+app.add_typer(ledger_app)
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -238,6 +245,48 @@ async def _create_admin(
                 level=level,
                 departments=departments,
             )
+    finally:
+        await db.dispose()
+
+
+@ledger_app.command("check")
+def ledger_check() -> None:
+    """Verify the ledger's invariants over the whole database (reads only).
+
+    Exits with status 1, naming each discrepancy, when one fails.
+    """
+    settings = _settings()
+    with _expected_errors():
+        url = resolve_database_url(settings)
+        problems, size = asyncio.run(_check_ledger(url))
+    if problems:
+        for problem in problems:
+            err.print(f"[red]{escape(problem)}[/red]")
+        err.print(
+            f"[bold red]ledger check: {len(problems)} "
+            f"discrepanc{'y' if len(problems) == 1 else 'ies'}[/bold red]"
+        )
+        raise typer.Exit(1)
+    out.print(
+        f"[green]ledger check: OK ({size.postings} postings, "
+        f"{size.transactions} transactions)[/green]"
+    )
+
+
+async def _check_ledger(url: str) -> tuple[list[str], LedgerSize]:
+    from sqlalchemy import text  # noqa: PLC0415
+
+    from ipmarket.kit.db import Database  # noqa: PLC0415
+    from ipmarket.payments.checks import check_ledger, ledger_size  # noqa: PLC0415
+
+    db = Database(url, pool_size=1)
+    try:
+        async with db.sessionmaker() as session, session.begin():
+            # One snapshot for every query, and nothing written.
+            await session.execute(
+                text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            )
+            return await check_ledger(session), await ledger_size(session)
     finally:
         await db.dispose()
 

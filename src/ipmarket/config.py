@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     file_url_ttl_seconds: int = Field(
         default=3600, ge=60, le=7 * 24 * 3600, alias="FILE_URL_TTL_SECONDS"
     )
+    # Payments: without STRIPE_SECRET_KEY the built-in test provider (Stripe test mode, in
+    # memory) takes payments. STRIPE_API_BASE points the Stripe SDK at another host (a
+    # local stand-in in tests); unset, the SDK's own default is used.
+    stripe_secret_key: SecretStr | None = Field(default=None, alias="STRIPE_SECRET_KEY")
+    stripe_webhook_secret: SecretStr | None = Field(default=None, alias="STRIPE_WEBHOOK_SECRET")
+    stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")
     # Run the outbox relay inside the API process (the embedded mode).
     relay_in_process: bool | None = Field(default=None, alias="RELAY_IN_PROCESS")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")

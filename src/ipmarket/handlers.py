@@ -3,4 +3,7 @@ they register."""
 
 import ipmarket.identity.handlers
 import ipmarket.licensing.handlers
-import ipmarket.products.handlers  # noqa: F401
+import ipmarket.payments.handlers
+import ipmarket.payments.jobs
+import ipmarket.products.handlers
+import ipmarket.provenance.handlers  # noqa: F401

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 
 from ipmarket.ip_assets import IPAsset
+from ipmarket.kit.clock import clock
 from ipmarket.kit.db import Database
 from ipmarket.provenance import AuthorizationChain
 from tests.files.support import PNG, upload
 from tests.licensing.support import audits, error, events, fields_of, fingerprint
 from tests.rights import Rights
-from tests.support import register
+from tests.support import login, register
 
 BODY = {
     "title": "Moonlit Fox",
@@ -220,15 +222,13 @@ async def test_derivative_refused_unless_the_license_authorises_it(
     error(await derive(creator, held["id"]), 422, "VALIDATION_ERROR")
     assert await fingerprint(db) == before
 
-    # a broken chain: the original went back to review, so the license authorises nothing
-    await rights.ok(
-        await client.put(
-            f"/v1/ip-assets/{a['id']}", json={"title": "Moonlit Fox, redrawn"}, headers=creator.auth
-        )
-    )
+    # a broken chain: the license has expired, so it authorises nothing
+    clock.freeze(datetime.fromisoformat(held["expiresAt"]) + timedelta(seconds=1))
+    relogged = await login(client, maker.email, maker.password)
+    maker.token = relogged.json()["data"]["token"]
     before = await fingerprint(db)
     err = error(await derive(maker, held["id"]), 409, "CONFLICT")
-    assert any("not approved" in r for r in err["details"]["reasons"])
+    assert any("expired" in r for r in err["details"]["reasons"])
     assert await fingerprint(db) == before
 
 

@@ -90,17 +90,10 @@ async def test_non_material_edit_keeps_the_approval(
 async def test_material_edit_sends_an_approved_asset_back_to_review(
     client: httpx.AsyncClient, db: Database
 ) -> None:
-    # given an approved asset, licensed, with a product on sale
+    # given an approved asset nobody has licensed yet
     rights = Rights(client, db)
     creator = await rights.user("creator")
-    maker = await rights.user("secondary_creator")
     asset = await rights.asset(creator, title="Moonlit Fox")
-    terms = await rights.terms(creator, asset["id"])
-    license_ = await rights.license(maker, creator, asset["id"], terms["id"])
-    product = await rights.product(maker, license_["id"])
-    assert (await client.get(f"/v1/products/{product['id']}/verify")).json()["data"][
-        "authentic"
-    ] is True
     url = f"/v1/ip-assets/{asset['id']}"
     # when the owner changes its title
     edited = await rights.ok(
@@ -124,11 +117,6 @@ async def test_material_edit_sends_an_approved_asset_back_to_review(
     admin = await rights.reviewer()
     queue = listing(await client.get("/v1/admin/ip-assets/pending", headers=admin.auth))
     assert ids(queue) == [asset["id"]]
-    # and what rests on it authorises nothing until it is approved again (cache included)
-    check = await rights.ok(await client.get(f"/v1/licenses/{license_['id']}/verify"))
-    assert check["valid"] is False
-    answer = (await client.get(f"/v1/products/{product['id']}/verify")).json()["data"]
-    assert answer["authentic"] is False
     await rights.ok(
         await client.put(
             f"/v1/admin/ip-assets/{asset['id']}/verify",
@@ -136,14 +124,53 @@ async def test_material_edit_sends_an_approved_asset_back_to_review(
             headers=admin.auth,
         )
     )
-    assert (await rights.ok(await client.get(f"/v1/licenses/{license_['id']}/verify")))["valid"]
-
     # a change of content type is material too
     edited = await rights.ok(
         await client.put(url, json={"contentType": "animation"}, headers=creator.auth)
     )
     assert edited["verificationStatus"] == "pending"
     assert edited["contentType"] == "animation"
+
+
+async def test_licensed_content_cannot_change_while_licenses_last(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    # given an approved asset, licensed, with a product on sale
+    rights = Rights(client, db)
+    creator = await rights.user("creator")
+    maker = await rights.user("secondary_creator")
+    asset = await rights.asset(creator, title="Moonlit Fox")
+    terms = await rights.terms(creator, asset["id"])
+    license_ = await rights.license(maker, creator, asset["id"], terms["id"])
+    product = await rights.product(maker, license_["id"])
+    url = f"/v1/ip-assets/{asset['id']}"
+    # when the owner tries to change what was licensed
+    refused = await client.put(url, json={"title": "Moonlit Fox, redrawn"}, headers=creator.auth)
+    # then it is refused, nothing changes, and the licensee's product stays authentic
+    body = error(refused, 409, "CONFLICT")
+    assert body["details"]["rule"] == "licensed_content_is_fixed"
+    same = await rights.ok(await client.get(url))
+    assert same["title"] == "Moonlit Fox"
+    assert same["verificationStatus"] == "approved"
+    answer = (await client.get(f"/v1/products/{product['id']}/verify")).json()["data"]
+    assert answer["authentic"] is True
+    # a non-material edit is still allowed
+    edited = await rights.ok(
+        await client.put(url, json={"category": "mascots"}, headers=creator.auth)
+    )
+    assert edited["verificationStatus"] == "approved"
+    # once the license is revoked, the content may change again
+    await rights.ok(
+        await client.put(
+            f"/v1/licenses/{license_['id']}/revoke",
+            json={"reason": "Ended by agreement"},
+            headers=creator.auth,
+        )
+    )
+    edited = await rights.ok(
+        await client.put(url, json={"title": "Moonlit Fox, redrawn"}, headers=creator.auth)
+    )
+    assert edited["verificationStatus"] == "pending"
 
 
 async def test_material_edit_of_a_draft_keeps_it_a_draft(

@@ -32,7 +32,7 @@ def at(value: str) -> datetime:
 
 async def test_apply_then_the_licensor_approves(client: httpx.AsyncClient, db: Database) -> None:
     # given an approved asset with six-month terms, on the last day of August
-    start = datetime(2024, 8, 31, 9, 30, tzinfo=UTC)
+    start = datetime(2025, 8, 31, 9, 30, tzinfo=UTC)
     clock.freeze(start)
     rights = Rights(client, db)
     creator = await rights.user("creator")
@@ -58,6 +58,7 @@ async def test_apply_then_the_licensor_approves(client: httpx.AsyncClient, db: D
         applicationData={"plan": "mugs", "units": 500},
         maxBaseFee=30,
         maxRevenueSharePercentage=7.5,
+        paymentMethod="pm_card_visa",
     )
     # then the application waits for the licensor
     application = await rights.ok(response, 201)
@@ -92,7 +93,7 @@ async def test_apply_then_the_licensor_approves(client: httpx.AsyncClient, db: D
     assert approved["status"] == "approved"
     assert approved["approvedBy"] == str(creator.id)
     assert at(approved["approvedAt"]) == start + timedelta(minutes=5)
-    assert at(approved["expiresAt"]) == datetime(2025, 2, 28, 9, 35, tzinfo=UTC)
+    assert at(approved["expiresAt"]) == datetime(2026, 2, 28, 9, 35, tzinfo=UTC)
     # holding a snapshot of the terms it grants
     assert approved["terms"] == {
         "termsId": terms["id"],
@@ -110,7 +111,7 @@ async def test_apply_then_the_licensor_approves(client: httpx.AsyncClient, db: D
     [announced] = await events(db, "license.approved")
     assert announced["license_id"] == application["id"]
     assert announced["approved_by"] == str(creator.id)
-    assert at(announced["expires_at"]) == datetime(2025, 2, 28, 9, 35, tzinfo=UTC)
+    assert at(announced["expires_at"]) == datetime(2026, 2, 28, 9, 35, tzinfo=UTC)
     [audit] = await audits(db, "license.approved", application["id"])
     assert audit.user_id == creator.id
     assert audit.new_values is not None and audit.new_values["terms"] == approved["terms"]
@@ -195,6 +196,7 @@ async def test_applications_that_are_refused(client: httpx.AsyncClient, db: Data
             terms["id"],
             maxBaseFee=50,
             maxRevenueSharePercentage=20,
+            paymentMethod="pm_card_visa",
         ),
         201,
     )
@@ -210,7 +212,9 @@ async def test_applications_that_are_refused(client: httpx.AsyncClient, db: Data
             headers=creator.auth,
         )
     )
-    await rights.ok(await apply(client, maker, asset["id"], terms["id"]), 201)
+    await rights.ok(
+        await apply(client, maker, asset["id"], terms["id"], paymentMethod="pm_card_visa"), 201
+    )
 
 
 async def test_listing_applications(client: httpx.AsyncClient, db: Database) -> None:

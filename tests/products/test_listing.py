@@ -50,24 +50,24 @@ async def test_only_active_products_of_authorising_licenses_are_listed(
     expiring = await rights.product(seller, short["id"], title="Expired license mug")
     in_review = await rights.product(seller, license_b["id"], title="Whale mug")
     assert (await client.get("/v1/products")).json()["pagination"]["total"] == 3
-    # when asset B is materially edited (it goes back to review) and, today, the 30-day
-    # license has passed its expiry, before any job marked it expired
+    # when the owner of asset B tries a material edit (refused while it is licensed) and,
+    # today, the 30-day license has passed its expiry, before any job marked it expired
     edited = await client.put(
         f"/v1/ip-assets/{asset_b['id']}",
         json={"description": "A whale that swims among the stars, redrawn."},
         headers=creator.auth,
     )
-    assert edited.json()["data"]["verificationStatus"] == "pending"
+    assert edited.status_code == 409
     clock.unfreeze()
-    # then only the active product under an authorising license of an approved asset is listed
+    # then only the active products under authorising licenses of approved assets are listed
     response = await client.get("/v1/products")
     assert response.status_code == 200
     body = response.json()
-    assert [p["id"] for p in body["data"]] == [active["id"]]
-    assert body["pagination"] == {"page": 1, "limit": 20, "total": 1, "totalPages": 1}
-    # and the unlisted ones that are still "active" do not verify either
-    for product in (expiring, in_review):
-        assert (await verify(client, product["id"]))["authentic"] is False
+    assert {p["id"] for p in body["data"]} == {active["id"], in_review["id"]}
+    assert body["pagination"] == {"page": 1, "limit": 20, "total": 2, "totalPages": 1}
+    # and the unlisted one that is still "active" does not verify either
+    assert (await verify(client, expiring["id"]))["authentic"] is False
+    assert (await verify(client, in_review["id"]))["authentic"] is True
     assert (await verify(client, suspended["id"]))["authentic"] is False
 
 

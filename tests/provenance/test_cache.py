@@ -216,24 +216,23 @@ async def test_an_asset_suspended_up_the_chain_changes_the_answer_at_once(
     assert [link["active"] for link in answer["chain"]] == [False, False]
 
 
-async def test_an_asset_sent_back_to_review_changes_the_answer_at_once(
+async def test_a_licensed_asset_cannot_leave_review_under_its_products(
     app: FastAPI, client: httpx.AsyncClient, db: Database
 ) -> None:
     # given a product under a license of a derivative asset D1, its answer cached
     world = await derivative_product(Rights(client, db))
     await cached_authentic(app, client, world["p"])
-    # when the original asset A is materially edited, it goes back to review
+    # when the owner of the original asset A tries a material edit
     edited = await client.put(
         f"/v1/ip-assets/{world['a']['id']}",
         json={"description": "Redrawn from scratch."},
         headers=world["creator"].auth,
     )
-    assert edited.json()["data"]["verificationStatus"] == "pending"
-    # then the answer changes at once: A no longer authorises anything
+    # then it is refused: what was licensed stays as it was, and so does the answer
+    assert edited.status_code == 409
+    assert edited.json()["error"]["details"]["rule"] == "licensed_content_is_fixed"
     answer = await verify(client, world["p"]["id"])
-    assert answer["authentic"] is False
-    assert answer["reasons"] == [f"IP asset {world['a']['id']} is not approved"]
-    assert [link["active"] for link in answer["chain"]] == [True, False]
+    assert answer["authentic"] is True
 
 
 async def test_the_in_process_cache_is_invalidated_the_same_way(

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, func
+from sqlalchemy import ForeignKey, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -19,7 +19,7 @@ class AuditLog(IdMixin, Base):
     __table_args__ = (
         Index("idx_audit_logs_user_action", "user_id", "action"),
         Index("idx_audit_logs_resource", "resource_type", "resource_id"),
-        Index("idx_audit_logs_created", "created_at", postgresql_ops={"created_at": "DESC"}),
+        Index("idx_audit_logs_created", text("created_at DESC")),
     )
 
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

@@ -36,6 +36,7 @@ class AssetDeleting:
 
 @dataclass(frozen=True)
 class AssetLeftReview:
-    """An approved asset went back to review or was suspended: it authorises nothing now."""
+    """An approved asset is going back to review after a material edit; raise to refuse
+    (what licensees licensed may not change under them)."""
 
     ip_asset_id: uuid.UUID

@@ -50,6 +50,11 @@ class IPAsset(IdMixin, TimestampMixin, Base):
         Index("idx_ip_assets_category", "category"),
         Index("idx_ip_assets_status", "status", "verification_status"),
         Index("idx_ip_assets_parent_license", "parent_license_id"),
+        Index(
+            "idx_ip_assets_listed",
+            "id",
+            postgresql_where="status = 'active' AND verification_status = 'approved'",
+        ),
         Index("idx_ip_assets_search", "search_vector", postgresql_using="gin"),
         Index(
             "idx_ip_assets_title_trgm",

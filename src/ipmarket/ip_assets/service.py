@@ -274,6 +274,8 @@ class IPAssetService:
             raise NotFound("IP asset not found")
         if asset.verification_status != VerificationStatus.PENDING or asset.submitted_at is None:
             raise Conflict("IP asset is not waiting for review")
+        if asset.creator_id == reviewer.id:
+            raise Forbidden("Nobody reviews their own IP asset")
         if decision == VerificationStatus.APPROVED:
             await self._approve(asset, reviewer=reviewer.id)
         else:

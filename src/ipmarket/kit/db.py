@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+import structlog
 from sqlalchemy import MetaData, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import (
@@ -61,6 +62,8 @@ def async_url(url: str) -> str:
     raise ValueError("DATABASE_URL must be a PostgreSQL URL")
 
 
+_log = structlog.get_logger(__name__)
+
 AfterCommit = Callable[[], Awaitable[None]]
 _AFTER_COMMIT = "ipmarket.after_commit"
 
@@ -79,7 +82,12 @@ async def commit(session: AsyncSession) -> None:
     await session.commit()
     callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
     for callback in callbacks:
-        await callback()
+        try:
+            await callback()
+        except Exception:
+            # The work is done and visible: failing the request now would tell the client
+            # otherwise. Effects that must not be lost also go through the outbox.
+            _log.exception("after_commit.failed", callback=getattr(callback, "__name__", "?"))
 
 
 def discard_after_commit(session: AsyncSession) -> None:
@@ -92,7 +100,13 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = async_url(url)
         self.engine: AsyncEngine = create_async_engine(
-            self.url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True
+            self.url,
+            pool_size=pool_size,
+            max_overflow=20,
+            pool_pre_ping=True,
+            # Plan every statement for its actual values: a generic plan cannot use the
+            # partial indexes the catalogue relies on (status = 'active', …), see bench/.
+            connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 

@@ -3,7 +3,12 @@
 Other modules use only what is named here.
 """
 
-from ipmarket.licensing.events import AuthorizationWithdrawn
+from ipmarket.licensing.events import (
+    AuthorizationWithdrawn,
+    LicenseFeeAuthorizing,
+    LicenseFeeCapturing,
+    LicenseFeeReleasing,
+)
 from ipmarket.licensing.models import LicenseApplication, LicenseStatus, LicenseTerms, LicenseType
 from ipmarket.licensing.repository import ChainLink
 from ipmarket.licensing.service import LicensingService, withdraw_authorization
@@ -12,6 +17,9 @@ __all__ = [
     "AuthorizationWithdrawn",
     "ChainLink",
     "LicenseApplication",
+    "LicenseFeeAuthorizing",
+    "LicenseFeeCapturing",
+    "LicenseFeeReleasing",
     "LicenseStatus",
     "LicenseTerms",
     "LicenseType",

@@ -60,3 +60,35 @@ class AuthorizationWithdrawn:
 
     license_ids: frozenset[uuid.UUID]
     reason: str
+
+
+@dataclass
+class LicenseFeeAuthorizing:
+    """In-transaction hook: an application is made under terms with a base fee. The
+    payments module authorises the fee with `payment_method` (manual capture) and sets
+    `payment_reference`; a decline raises and the application is not made."""
+
+    license_id: uuid.UUID
+    applicant_id: uuid.UUID
+    licensor_id: uuid.UUID
+    fee_minor: int
+    currency: str
+    payment_method: str
+    payment_reference: str | None = None
+
+
+@dataclass(frozen=True)
+class LicenseFeeCapturing:
+    """In-transaction hook: an application whose fee is authorised is being approved; the
+    payments module captures the fee (a failure raises and the approval does not happen)."""
+
+    license_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class LicenseFeeReleasing:
+    """In-transaction hook: an application whose fee is authorised will not be approved;
+    the payments module releases the authorisation."""
+
+    license_id: uuid.UUID
+    reason: str

@@ -28,6 +28,10 @@ from ipmarket.worker.scheduler import periodic
 
 log = structlog.get_logger(__name__)
 
+# How many licenses a chain may hold, from a product's license up to the original work. The
+# chain queries stop at 64 levels, well above this.
+MAX_CHAIN_DEPTH = 32
+
 
 @on(DerivativeProposed)
 async def check_derivative_license(session: AsyncSession, event: DerivativeProposed) -> None:
@@ -51,7 +55,13 @@ async def check_derivative_license(session: AsyncSession, event: DerivativePropo
         )
     if not (application.terms_snapshot or {}).get("derivativesAllowed", True):
         raise Conflict("The license's terms do not allow derivatives")
-    problems = chain_problems(await licenses.chain(application.id), utcnow())
+    chain = await licenses.chain(application.id)
+    if len(chain) >= MAX_CHAIN_DEPTH:
+        raise Conflict(
+            f"Derivative chains are limited to {MAX_CHAIN_DEPTH} licenses",
+            details={"rule": "chain_depth"},
+        )
+    problems = chain_problems(chain, utcnow())
     if problems:
         raise Conflict("The license does not authorise this now", details={"reasons": problems})
 
@@ -85,8 +95,17 @@ async def refuse_delete_while_licensed(session: AsyncSession, event: AssetDeleti
 
 
 @on(AssetLeftReview)
-async def asset_left_review(session: AsyncSession, _: AssetLeftReview) -> None:
-    # Verification reads live state; cached answers about this asset must go.
+async def refuse_material_edit_while_licensed(
+    session: AsyncSession, event: AssetLeftReview
+) -> None:
+    """Licensees licensed the asset as it was reviewed: while their licenses last, its
+    content may not change (that would break every product below it at once)."""
+    if await LicenseRepository(session).approved_exist(event.ip_asset_id, now=utcnow()):
+        raise Conflict(
+            "The IP asset has approved licenses: its title, description, files and content "
+            "type cannot change while they last; publish a new asset instead",
+            details={"rule": "licensed_content_is_fixed"},
+        )
     provenance.invalidate_after_commit(session)
 
 

@@ -41,6 +41,16 @@ class LicenseStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class FeeStatus(StrEnum):
+    """Where a license's base fee stands with the payment provider."""
+
+    NONE = "none"  # no fee
+    AUTHORIZED = "authorized"  # held on the applicant's card
+    CAPTURED = "captured"  # taken on approval
+    RELEASED = "released"  # let go on rejection
+    FAILED = "failed"
+
+
 class LicenseApplication(IdMixin, TimestampMixin, Base):
     __tablename__ = "license_applications"
     __table_args__ = (
@@ -50,6 +60,12 @@ class LicenseApplication(IdMixin, TimestampMixin, Base):
         Index("idx_license_applications_asset_status", "ip_asset_id", "status"),
         Index("idx_license_applications_applicant", "applicant_id", "status"),
         Index("idx_license_applications_licensor", "licensor_id", "status"),
+        Index(
+            "idx_license_applications_authorising",
+            "id",
+            postgresql_include=["expires_at"],
+            postgresql_where="status = 'approved'",
+        ),
         Index(
             "idx_license_applications_expiring",
             "expires_at",

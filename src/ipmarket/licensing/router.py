@@ -29,7 +29,7 @@ terms_router = APIRouter(prefix="/ip-assets/{asset_id}/licenses", tags=["license
 router = APIRouter(prefix="/licenses", tags=["licenses"])
 admin_router = APIRouter(prefix="/admin/licenses", tags=["admin"])
 
-_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429, 500)
+_ERRORS = error_responses(400, 401, 402, 403, 404, 409, 413, 422, 429, 500)
 # Licensors are creators, or secondary creators licensing their own derivatives.
 Licensor = Annotated[
     Principal,
@@ -91,6 +91,8 @@ def application_read(a: LicenseApplication) -> LicenseApplicationRead:
         revoked_at=a.revoked_at,
         revocation_reason=a.revocation_reason,
         terms=a.terms_snapshot,
+        fee=from_minor(a.fee_minor),
+        fee_status=a.fee_status,
         created_at=a.created_at,
         updated_at=a.updated_at,
     )

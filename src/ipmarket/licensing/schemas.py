@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
-from ipmarket.ip_assets.rules import parse_duration, parse_territory
+from ipmarket.ip_assets import parse_duration, parse_territory
 from ipmarket.kit.money import Amount, Percentage
 from ipmarket.kit.schemas import ReadSchema, Schema
 
@@ -102,6 +102,9 @@ class ApplicationCreate(Schema):
     )
     max_base_fee: Amount | None = None
     max_revenue_share_percentage: Percentage | None = None
+    # Pays the terms' base fee (required when it is above zero): authorised now, captured
+    # on approval, released on rejection.
+    payment_method: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,50}$")] | None = None
 
 
 class DecisionReason(Schema):
@@ -127,6 +130,9 @@ class LicenseApplicationRead(ReadSchema):
     revoked_at: datetime | None
     revocation_reason: str | None
     terms: dict[str, Any] | None
+    # The base fee: none | authorized | captured | released | failed.
+    fee: Amount
+    fee_status: str
     created_at: datetime
     updated_at: datetime
 

@@ -35,10 +35,13 @@ from ipmarket.licensing.events import (
     AuthorizationWithdrawn,
     LicenseApplied,
     LicenseApproved,
+    LicenseFeeAuthorizing,
+    LicenseFeeCapturing,
+    LicenseFeeReleasing,
     LicenseRejected,
     LicenseRevoked,
 )
-from ipmarket.licensing.models import LicenseApplication, LicenseStatus, LicenseTerms
+from ipmarket.licensing.models import FeeStatus, LicenseApplication, LicenseStatus, LicenseTerms
 from ipmarket.licensing.repository import ChainLink, LicenseRepository, TermsRepository
 from ipmarket.licensing.rules import cap_problem, chain_problems, chain_share, exclusivity_problem
 from ipmarket.licensing.schemas import ApplicationCreate, LicenseTermsCreate, LicenseTermsUpdate
@@ -222,7 +225,8 @@ class LicensingService:
             raise NotFound("IP asset not found or not open for licensing")
         if asset.creator_id == principal.id:
             raise Forbidden("You cannot license your own asset")
-        terms = await self.terms.get(data.license_terms_id)
+        # Locked: an edit of these terms waits for this application, then makes a new version.
+        terms = await self.terms.get(data.license_terms_id, for_update=True)
         if terms is None or terms.ip_asset_id != asset.id:
             raise ValidationFailed(
                 "These license terms do not belong to this IP asset",
@@ -254,6 +258,18 @@ class LicensingService:
             raise ValidationFailed("The terms exceed what you accept", details={"errors": problems})
         if await self.licenses.pending_exists(terms.id, principal.id):
             raise Conflict("You already have a pending application for these terms")
+        if terms.base_fee_minor > 0 and data.payment_method is None:
+            raise ValidationFailed(
+                "These terms ask a base fee: give the paymentMethod that pays it",
+                details={
+                    "errors": [
+                        {
+                            "field": "paymentMethod",
+                            "message": f"required for a fee of {from_minor(terms.base_fee_minor)}",
+                        }
+                    ]
+                },
+            )
         application = LicenseApplication(
             id=new_id(),
             ip_asset_id=asset.id,
@@ -272,6 +288,9 @@ class LicensingService:
                 await self.licenses.add(application)
         except IntegrityError as exc:
             raise Conflict("You already have a pending application for these terms") from exc
+        if terms.base_fee_minor > 0:
+            assert data.payment_method is not None
+            await self._authorize_fee(application, terms, data.payment_method)
         await audit.record(
             self.session,
             actor_id=principal.id,
@@ -298,12 +317,36 @@ class LicensingService:
                 pass  # a rule blocks it for now: it waits for the licensor like any other
         return application
 
+    async def _authorize_fee(
+        self, application: LicenseApplication, terms: LicenseTerms, payment_method: str
+    ) -> None:
+        """The base fee is authorised now, captured on approval and released on rejection,
+        by the payments module through in-transaction hooks (a decline raises)."""
+        hook = LicenseFeeAuthorizing(
+            license_id=application.id,
+            applicant_id=application.applicant_id,
+            licensor_id=application.licensor_id,
+            fee_minor=terms.base_fee_minor,
+            currency=terms.currency,
+            payment_method=payment_method,
+        )
+        await dispatch(self.session, hook)
+        if hook.payment_reference is None:
+            raise RuntimeError("no payment handler authorised the license fee")
+        application.fee_minor = terms.base_fee_minor
+        application.fee_status = FeeStatus.AUTHORIZED.value
+        application.payment_method = payment_method
+        application.payment_reference = hook.payment_reference
+        await self.session.flush()
+
     async def _decidable(
         self, license_id: uuid.UUID, principal: Principal, admin_permission: Permission
     ) -> LicenseApplication:
         application = await self.licenses.get(license_id, for_update=True)
         if application is None:
             raise NotFound("License not found")
+        if application.applicant_id == principal.id:
+            raise Forbidden("Nobody decides on their own license application")
         if application.licensor_id != principal.id and not principal.can(admin_permission):
             if application.applicant_id == principal.id:
                 raise Forbidden("Only the licensor or an administrator may decide on this license")
@@ -357,6 +400,10 @@ class LicensingService:
                 raise Conflict(
                     "The asset's own license no longer authorises it", details={"reasons": problems}
                 )
+        if application.fee_status == FeeStatus.AUTHORIZED:
+            # Every rule passed: the fee is taken now (a failure refuses the approval).
+            await dispatch(self.session, LicenseFeeCapturing(license_id=application.id))
+            application.fee_status = FeeStatus.CAPTURED.value
         application.status = LicenseStatus.APPROVED.value
         application.approved_at = now
         application.approved_by = actor_id
@@ -400,6 +447,11 @@ class LicensingService:
         application.rejection_reason = reason
         application.decided_by = principal.id
         application.updated_at = utcnow()
+        if application.fee_status == FeeStatus.AUTHORIZED:
+            await dispatch(
+                self.session, LicenseFeeReleasing(license_id=application.id, reason="rejected")
+            )
+            application.fee_status = FeeStatus.RELEASED.value
         await audit.record(
             self.session,
             actor_id=principal.id,

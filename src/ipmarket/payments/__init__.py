@@ -1,0 +1,17 @@
+"""Payments: purchases, the double-entry ledger, revenue splits, refunds, payouts, license
+fees and the payment providers.
+
+Other modules use only what is named here.
+"""
+
+from ipmarket.payments.models import Transaction, TransactionStatus, TransactionType
+from ipmarket.payments.service import PaymentService, configure_provider, get_provider
+
+__all__ = [
+    "PaymentService",
+    "Transaction",
+    "TransactionStatus",
+    "TransactionType",
+    "configure_provider",
+    "get_provider",
+]

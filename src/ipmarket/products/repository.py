@@ -106,6 +106,13 @@ class ProductRepository:
     ) -> list[uuid.UUID]:
         if not license_ids:
             return []
+        # Lock in primary-key order first: overlapping cascades then never deadlock.
+        await self.session.execute(
+            select(Product.id)
+            .where(Product.license_id.in_(license_ids), Product.deleted_at.is_(None))
+            .order_by(Product.id)
+            .with_for_update()
+        )
         rows = await self.session.execute(
             update(Product)
             .where(

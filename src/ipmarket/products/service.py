@@ -128,7 +128,7 @@ class ProductService:
         before = snapshot(product)
         if data.title is not None:
             if data.title != product.title and product.published_at is not None:
-                provenance.invalidate_after_commit(self.session)  # verification shows it
+                await self._forget_cached_answers(product)  # verification shows the title
             product.title = data.title
         if data.description is not None:
             product.description = data.description
@@ -157,7 +157,7 @@ class ProductService:
             ).value
         elif product.status != ProductStatus.DRAFT:
             product.status = ProductStatus.DRAFT.value  # taken off sale
-            provenance.invalidate_after_commit(self.session)
+            await self._forget_cached_answers(product)
         product.updated_at = now
         await self.session.flush()
         after = snapshot(product)
@@ -176,7 +176,7 @@ class ProductService:
         """Put a product on sale: its license must authorise it now; it gets its chain record
         and verification code."""
         chain = await self.licensing.authorising_chain(product.license_id, product.creator_id)
-        await provenance.record_product(
+        record = await provenance.record_product(
             self.session,
             product_id=product.id,
             asset_id=chain[0].ip_asset_id,
@@ -186,14 +186,19 @@ class ProductService:
         product.authorized_until = min(expiries) if expiries else None
         product.published_at = product.published_at or utcnow()
         product.authenticity_verified = True
-        provenance.invalidate_after_commit(self.session)
+        provenance.forget_product_after_commit(self.session, product.id, record.verification_code)
+
+    async def _forget_cached_answers(self, product: Product) -> None:
+        """This product's verification answers change; nothing else's does."""
+        codes = await provenance.codes_of(self.session, [product.id])
+        provenance.forget_product_after_commit(self.session, product.id, codes.get(product.id))
 
     async def delete(self, principal: Principal, product_id: uuid.UUID) -> None:
         product = await self.owned(product_id, principal)
         now = utcnow()
         product.deleted_at = now
         product.updated_at = now
-        provenance.invalidate_after_commit(self.session)
+        await self._forget_cached_answers(product)
         await audit.record(
             self.session,
             actor_id=principal.id,

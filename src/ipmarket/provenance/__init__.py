@@ -4,17 +4,21 @@ Other modules use only what is named here.
 """
 
 from ipmarket.provenance.cache import (
+    bump_epoch,
     configure_verification_cache,
+    forget_product_after_commit,
     invalidate_after_commit,
 )
-from ipmarket.provenance.chain import codes_of, deactivate, record_derivation, record_product
 from ipmarket.provenance.models import AuthorizationChain
+from ipmarket.provenance.repository import codes_of, deactivate, record_derivation, record_product
 
 __all__ = [
     "AuthorizationChain",
+    "bump_epoch",
     "codes_of",
     "configure_verification_cache",
     "deactivate",
+    "forget_product_after_commit",
     "invalidate_after_commit",
     "record_derivation",
     "record_product",

@@ -10,14 +10,18 @@ the earliest license expiry they rest on, judged by the application's clock).
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.kit.cache import Cache, MemoryCache
 from ipmarket.kit.clock import utcnow
 from ipmarket.kit.db import after_commit
+
+_log = structlog.get_logger(__name__)
 
 EPOCH_KEY = "verify:epoch"
 ANSWER_TTL_SECONDS = 300
@@ -59,11 +63,17 @@ def invalidate_after_commit(session: AsyncSession) -> None:
 
 
 async def cached_answer(key: str) -> dict[str, Any] | None:
-    raw = await _cache.get(key)
-    if raw is None:
-        return None
-    stored = json.loads(raw)
-    if stored.get("epoch") != await current_epoch():
+    """The cached answer, or None (also when the cache is unreachable: the database
+    answers then)."""
+    try:
+        raw = await _cache.get(key)
+        if raw is None:
+            return None
+        stored = json.loads(raw)
+        if stored.get("epoch") != await current_epoch():
+            return None
+    except Exception:
+        _log.warning("verification_cache.unavailable", exc_info=True)
         return None
     # The store's TTL runs on its own clock; the answer's validity on ours.
     until = stored.get("until")
@@ -85,4 +95,25 @@ async def store_answer(
             "until": expires.isoformat() if expires is not None else None,
             "answer": answer,
         }
-        await _cache.set(key, json.dumps(entry).encode(), ttl)
+        try:
+            await _cache.set(key, json.dumps(entry).encode(), ttl)
+        except Exception:
+            _log.warning("verification_cache.unavailable", exc_info=True)
+
+
+async def bump_epoch() -> None:
+    """Make every cached answer stale now (idempotent in effect: any bump will do)."""
+    await _bump()
+
+
+def forget_product_after_commit(
+    session: AsyncSession, product_id: uuid.UUID, code: str | None
+) -> None:
+    """Drop one product's cached answers once this transaction commits: for changes that
+    concern that product alone (its title, its sale status), not the chain above it."""
+    keys = [f"verify:product:{product_id}"] + ([f"verify:code:{code}"] if code else [])
+
+    async def forget() -> None:
+        await _cache.delete(*keys)
+
+    after_commit(session, forget)

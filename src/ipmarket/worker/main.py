@@ -29,6 +29,8 @@ from ipmarket.eventbus.registry import registry as default_registry
 from ipmarket.eventbus.relay import MAX_IDLE_BACKOFF_SECONDS, OutboxRelay, wait_for_stop
 from ipmarket.kit.db import Database
 from ipmarket.notifications import configure_email, make_email_sender
+from ipmarket.payments import configure_provider
+from ipmarket.payments.providers import make_provider
 from ipmarket.provenance import configure_verification_cache
 from ipmarket.runtime import Runtime
 from ipmarket.worker.jobs import outbox_cleanup_job
@@ -209,6 +211,7 @@ async def run_worker(
     # The same ports as the API process: handlers send email and invalidate cached answers.
     configure_email(make_email_sender(settings))
     configure_verification_cache(runtime.cache)
+    configure_provider(make_provider(settings))
     mode = "rabbitmq" if settings.rabbitmq_url else "in-process"
     log.info(
         "worker.started",

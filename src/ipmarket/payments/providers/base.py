@@ -29,11 +29,19 @@ class Intent:
 
 
 class PaymentDeclined(Exception):
-    """The card (payment method) was declined; nothing was charged."""
+    """The card (payment method) was declined; nothing was charged.
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    `code` is the provider's error code (Stripe's `card_declined`, `expired_card`, ...);
+    `decline_code` the issuer's reason when there is one (`generic_decline`,
+    `insufficient_funds`, ...).
+    """
+
+    def __init__(
+        self, message: str, *, code: str | None = None, decline_code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
+        self.decline_code = decline_code
 
 
 class ProviderError(Exception):

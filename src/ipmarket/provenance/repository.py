@@ -1,4 +1,4 @@
-"""Writing the authorization chain: derivation and product records, and deactivation."""
+"""All SQL of the authorization chain: derivation and product records, deactivation."""
 
 from __future__ import annotations
 
@@ -83,6 +83,13 @@ async def deactivate(session: AsyncSession, license_ids: Iterable[uuid.UUID]) ->
     """Mark every record that rests on one of `license_ids` inactive."""
     ids = set(license_ids)
     if ids:
+        # Lock in primary-key order first: overlapping cascades then never deadlock.
+        await session.execute(
+            select(AuthorizationChain.id)
+            .where(AuthorizationChain.license_id.in_(ids), AuthorizationChain.is_active.is_(True))
+            .order_by(AuthorizationChain.id)
+            .with_for_update()
+        )
         await session.execute(
             update(AuthorizationChain)
             .where(AuthorizationChain.license_id.in_(ids), AuthorizationChain.is_active.is_(True))

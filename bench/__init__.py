@@ -1,0 +1,1 @@
+"""Benchmarks: commands that print figures (ARCHITECTURE.md §8). Tests never assert times."""

@@ -1,0 +1,406 @@
+"""The ledger's invariants, verified over the whole database (`ipmarket ledger check`).
+
+Each check answers with human-readable discrepancies naming the posting, transaction or
+user concerned; an empty list means the ledger is sound:
+
+- every posting balances: its entries sum to zero (in each currency);
+- every posting has at least two entries;
+- every completed or refunded sale or license fee splits exactly (platform fee + revenue
+  shares + seller's amount = amount, no part negative), has refunded no more than its
+  amount, and has its `sale` posting (reference: the transaction id) whose entries are
+  those parts: provider clearing -amount, platform revenue +fee, each user (pending or
+  available) their share and, for the seller, the seller's amount;
+- every `sale` posting belongs to such a transaction;
+- no user has been paid out more than they earned: at each payout, their payouts so far do
+  not exceed the net of what they were credited so far (sales and fees, less refunds). A
+  refund after a payout may still take a balance below zero, as §7 allows;
+- all accounts together sum to zero (in each currency).
+
+A payout is a posting with an entry on the payouts account. The checks only read; run them
+in a REPEATABLE READ transaction so that they see one snapshot while others write.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, String, and_, case, cast, func, not_, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ipmarket.payments.ledger import SALE
+from ipmarket.payments.models import (
+    AccountKind,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerPosting,
+    Transaction,
+    TransactionStatus,
+    TransactionType,
+)
+
+# The transactions that move money through a `sale` posting.
+SALE_TYPES = (TransactionType.PRODUCT_SALE.value, TransactionType.LICENSE_FEE.value)
+SETTLED_STATUSES = (TransactionStatus.COMPLETED.value, TransactionStatus.REFUNDED.value)
+USER_KINDS = (AccountKind.USER_PENDING.value, AccountKind.USER_AVAILABLE.value)
+
+# Transactions read per round trip.
+_BATCH = 1000
+
+
+async def check_ledger(session: AsyncSession) -> list[str]:
+    """Every discrepancy found in the ledger and the transactions; empty when all is well."""
+    problems: list[str] = []
+    problems += await _unbalanced_postings(session)
+    problems += await _thin_postings(session)
+    problems += await _sales(session)
+    problems += await _stray_sale_postings(session)
+    problems += await _payouts_beyond_earnings(session)
+    problems += await _ledger_total(session)
+    return problems
+
+
+@dataclass(frozen=True)
+class LedgerSize:
+    postings: int
+    transactions: int
+
+
+async def ledger_size(session: AsyncSession) -> LedgerSize:
+    """How many postings and transactions there are (what `check_ledger` went through)."""
+    postings = await session.scalar(select(func.count()).select_from(LedgerPosting))
+    transactions = await session.scalar(select(func.count()).select_from(Transaction))
+    return LedgerSize(postings=postings or 0, transactions=transactions or 0)
+
+
+# --- postings ---------------------------------------------------------------------------------
+
+
+def _posting_name(posting_id: uuid.UUID, kind: str, reference: str) -> str:
+    return f"posting {posting_id} ({kind} {reference})"
+
+
+async def _unbalanced_postings(session: AsyncSession) -> list[str]:
+    total = func.sum(LedgerEntry.amount_minor)
+    rows = await session.execute(
+        select(
+            LedgerPosting.id, LedgerPosting.kind, LedgerPosting.reference, LedgerAccount.currency
+        )
+        .add_columns(total)
+        .join(LedgerEntry, LedgerEntry.posting_id == LedgerPosting.id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .group_by(LedgerPosting.id, LedgerAccount.currency)
+        .having(total != 0)
+        .order_by(LedgerPosting.created_at, LedgerPosting.id, LedgerAccount.currency)
+    )
+    return [
+        f"{_posting_name(pid, kind, ref)}: its {currency} entries sum to {int(amount)}, not to zero"
+        for pid, kind, ref, currency, amount in rows
+    ]
+
+
+async def _thin_postings(session: AsyncSession) -> list[str]:
+    entries = func.count(LedgerEntry.id)
+    rows = await session.execute(
+        select(LedgerPosting.id, LedgerPosting.kind, LedgerPosting.reference)
+        .add_columns(entries)
+        .outerjoin(LedgerEntry, LedgerEntry.posting_id == LedgerPosting.id)
+        .group_by(LedgerPosting.id)
+        .having(entries < 2)
+        .order_by(LedgerPosting.created_at, LedgerPosting.id)
+    )
+    return [
+        f"{_posting_name(pid, kind, ref)} has {count} "
+        f"{'entry' if count == 1 else 'entries'}; a posting has at least two"
+        for pid, kind, ref, count in rows
+    ]
+
+
+async def _ledger_total(session: AsyncSession) -> list[str]:
+    total = func.sum(LedgerEntry.amount_minor)
+    rows = await session.execute(
+        select(LedgerAccount.currency, total)
+        .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+        .group_by(LedgerAccount.currency)
+        .having(total != 0)
+        .order_by(LedgerAccount.currency)
+    )
+    return [
+        f"the ledger's {currency} accounts sum to {int(amount)}, not to zero"
+        for currency, amount in rows
+    ]
+
+
+# --- sales --------------------------------------------------------------------------------------
+
+# Where a sale's money goes: an account kind, with the owner for users' accounts.
+_Party = tuple[str, uuid.UUID | None]
+_USER = "user"
+
+
+def _party_name(party: _Party) -> str:
+    kind, owner = party
+    if kind == _USER:
+        return f"user {owner}"
+    return kind.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class _SalePosting:
+    posting_id: uuid.UUID
+    amounts: dict[_Party, int]
+    currencies: frozenset[str]
+
+
+async def _sales(session: AsyncSession) -> list[str]:
+    """Each settled sale or license fee, a batch at a time (keyset on the primary key)."""
+    columns = (
+        Transaction.created_at,
+        Transaction.id,
+        Transaction.transaction_type,
+        Transaction.amount_minor,
+        Transaction.platform_fee_minor,
+        Transaction.seller_amount_minor,
+        Transaction.refunded_minor,
+        Transaction.revenue_shares,
+        Transaction.seller_id,
+        Transaction.currency,
+    )
+    problems: list[str] = []
+    after: tuple[datetime, uuid.UUID] | None = None
+    while True:
+        stmt = select(*columns).where(
+            Transaction.transaction_type.in_(SALE_TYPES),
+            Transaction.status.in_(SETTLED_STATUSES),
+        )
+        if after is not None:
+            stmt = stmt.where(tuple_(Transaction.created_at, Transaction.id) > tuple_(*after))
+        batch = (
+            await session.execute(
+                stmt.order_by(Transaction.created_at, Transaction.id).limit(_BATCH)
+            )
+        ).all()
+        if not batch:
+            return problems
+        postings = await _sale_postings(session, [str(row.id) for row in batch])
+        for row in batch:
+            problems += _sale_problems(row, postings.get(str(row.id)))
+        after = (batch[-1].created_at, batch[-1].id)
+
+
+async def _sale_postings(
+    session: AsyncSession, references: Sequence[str]
+) -> dict[str, _SalePosting]:
+    rows = await session.execute(
+        select(
+            LedgerPosting.reference,
+            LedgerPosting.id,
+            LedgerAccount.kind,
+            LedgerAccount.owner_id,
+            LedgerAccount.currency,
+            func.sum(LedgerEntry.amount_minor),
+        )
+        .outerjoin(LedgerEntry, LedgerEntry.posting_id == LedgerPosting.id)
+        .outerjoin(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(LedgerPosting.kind == SALE, LedgerPosting.reference.in_(references))
+        .group_by(
+            LedgerPosting.reference,
+            LedgerPosting.id,
+            LedgerAccount.kind,
+            LedgerAccount.owner_id,
+            LedgerAccount.currency,
+        )
+    )
+    ids: dict[str, uuid.UUID] = {}
+    amounts: dict[str, dict[_Party, int]] = defaultdict(lambda: defaultdict(int))
+    currencies: dict[str, set[str]] = defaultdict(set)
+    for reference, posting_id, kind, owner_id, currency, amount in rows:
+        ids[reference] = posting_id
+        if kind is None:  # a posting without entries
+            continue
+        party: _Party = (_USER, owner_id) if kind in USER_KINDS else (kind, None)
+        amounts[reference][party] += int(amount)
+        currencies[reference].add(currency)
+    return {
+        reference: _SalePosting(
+            posting_id, dict(amounts[reference]), frozenset(currencies[reference])
+        )
+        for reference, posting_id in ids.items()
+    }
+
+
+def _shares(raw: Any) -> tuple[list[tuple[uuid.UUID, int]], list[str]]:
+    """(recipient, amount) of each revenue share as stored, and what is wrong with them."""
+    if not isinstance(raw, list):
+        return [], ["its revenue shares are not a list"]
+    shares: list[tuple[uuid.UUID, int]] = []
+    problems: list[str] = []
+    for index, share in enumerate(raw):
+        amount = share.get("amountMinor") if isinstance(share, dict) else None
+        recipient = share.get("recipientId") if isinstance(share, dict) else None
+        try:
+            recipient_id = uuid.UUID(str(recipient))
+        except ValueError:
+            problems.append(f"revenue share #{index + 1} has no valid recipientId")
+            continue
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            problems.append(f"revenue share #{index + 1} has no integer amountMinor")
+            continue
+        if amount < 0:
+            problems.append(f"revenue share #{index + 1} is negative ({amount})")
+        shares.append((recipient_id, amount))
+    return shares, problems
+
+
+def _sale_problems(row: Row[Any], posting: _SalePosting | None) -> list[str]:
+    name = f"transaction {row.id} ({row.transaction_type})"
+    shares, problems = _shares(row.revenue_shares)
+    amount, fee, seller = row.amount_minor, row.platform_fee_minor, row.seller_amount_minor
+    if fee < 0:
+        problems.append(f"its platform fee is negative ({fee})")
+    if seller < 0:
+        problems.append(f"its seller's amount is negative ({seller})")
+    shared = sum(share for _, share in shares)
+    if not problems and fee + shared + seller != amount:
+        problems.append(
+            f"platform fee {fee} + revenue shares {shared} + seller's amount {seller} "
+            f"= {fee + shared + seller}, not the amount {amount}"
+        )
+    if not 0 <= row.refunded_minor <= amount:
+        problems.append(f"refunded {row.refunded_minor} of an amount of {amount}")
+    if posting is None:
+        problems.append(f"has no {SALE} posting")
+    elif not problems:
+        expected: dict[_Party, int] = defaultdict(int)
+        expected[(AccountKind.PROVIDER_CLEARING.value, None)] -= amount
+        expected[(AccountKind.PLATFORM_REVENUE.value, None)] += fee
+        expected[(_USER, row.seller_id)] += seller
+        for recipient_id, share in shares:
+            expected[(_USER, recipient_id)] += share
+        where = f"its {SALE} posting {posting.posting_id}"
+        if posting.currencies - {row.currency}:
+            others = ", ".join(sorted(posting.currencies - {row.currency}))
+            problems.append(f"{where} has entries in {others}, the sale is in {row.currency}")
+        parties = {p for p, v in expected.items() if v} | {
+            p for p, v in posting.amounts.items() if v
+        }
+        for party in sorted(parties, key=lambda p: (p[0], str(p[1]))):
+            want, got = expected.get(party, 0), posting.amounts.get(party, 0)
+            if want != got:
+                problems.append(f"{where} moves {got} for {_party_name(party)}, expected {want}")
+    return [f"{name}: {problem}" for problem in problems]
+
+
+async def _stray_sale_postings(session: AsyncSession) -> list[str]:
+    """`sale` postings without a settled sale or license fee behind them."""
+    rows = await session.execute(
+        select(
+            LedgerPosting.id,
+            LedgerPosting.reference,
+            Transaction.id,
+            Transaction.transaction_type,
+            Transaction.status,
+        )
+        .outerjoin(Transaction, cast(Transaction.id, String) == LedgerPosting.reference)
+        .where(
+            LedgerPosting.kind == SALE,
+            or_(
+                Transaction.id.is_(None),
+                not_(
+                    and_(
+                        Transaction.transaction_type.in_(SALE_TYPES),
+                        Transaction.status.in_(SETTLED_STATUSES),
+                    )
+                ),
+            ),
+        )
+        .order_by(LedgerPosting.created_at, LedgerPosting.id)
+    )
+    problems = []
+    for posting_id, reference, transaction_id, transaction_type, status in rows:
+        name = _posting_name(posting_id, SALE, reference)
+        if transaction_id is None:
+            problems.append(f"{name} belongs to no transaction")
+        else:
+            problems.append(
+                f"{name} moves money for transaction {transaction_id}, a {transaction_type} "
+                f"that is {status}"
+            )
+    return problems
+
+
+# --- payouts ------------------------------------------------------------------------------------
+
+
+async def _payouts_beyond_earnings(session: AsyncSession) -> list[str]:
+    """The first moment, per user and currency, when their payouts so far exceeded the net
+    of everything else credited to them so far."""
+    payout_postings = (
+        select(LedgerEntry.posting_id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(LedgerAccount.kind == AccountKind.PAYOUTS.value)
+    )
+    is_payout = LedgerEntry.posting_id.in_(payout_postings)
+    amount = LedgerEntry.amount_minor
+    moments = (
+        select(
+            LedgerAccount.owner_id.label("user_id"),
+            LedgerAccount.currency.label("currency"),
+            LedgerPosting.created_at.label("at"),
+            func.sum(case((is_payout, -amount), else_=0)).label("paid"),
+            func.sum(case((is_payout, 0), else_=amount)).label("earned"),
+            func.bool_or(is_payout).label("pays_out"),
+        )
+        .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+        .join(LedgerPosting, LedgerPosting.id == LedgerEntry.posting_id)
+        .where(LedgerAccount.kind.in_(USER_KINDS))
+        .group_by(LedgerAccount.owner_id, LedgerAccount.currency, LedgerPosting.created_at)
+        .subquery()
+    )
+    partition = (moments.c.user_id, moments.c.currency)
+    running = select(
+        moments.c.user_id,
+        moments.c.currency,
+        moments.c.at,
+        moments.c.pays_out,
+        func.sum(moments.c.paid)
+        .over(partition_by=partition, order_by=moments.c.at)
+        .label("paid_so_far"),
+        func.sum(moments.c.earned)
+        .over(partition_by=partition, order_by=moments.c.at)
+        .label("earned_so_far"),
+    ).subquery()
+    breaches = (
+        select(
+            running.c.user_id,
+            running.c.currency,
+            running.c.at,
+            running.c.paid_so_far,
+            running.c.earned_so_far,
+            func.row_number()
+            .over(partition_by=(running.c.user_id, running.c.currency), order_by=running.c.at)
+            .label("nth"),
+        )
+        .where(running.c.pays_out, running.c.paid_so_far > running.c.earned_so_far)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(
+            breaches.c.user_id,
+            breaches.c.currency,
+            breaches.c.at,
+            breaches.c.paid_so_far,
+            breaches.c.earned_so_far,
+        )
+        .where(breaches.c.nth == 1)  # the first breach of each user is enough to name them
+        .order_by(breaches.c.at, breaches.c.user_id, breaches.c.currency)
+    )
+    return [
+        f"user {user_id}: payouts of {int(paid)} {currency} exceed their earnings of "
+        f"{int(earned)} as of {at.isoformat()}"
+        for user_id, currency, at, paid, earned in rows
+    ]

@@ -1,0 +1,54 @@
+"""What the payments module does in answer to other modules (in-transaction hooks), and its
+periodic jobs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ipmarket.kit.hooks import on
+from ipmarket.licensing import LicenseFeeAuthorizing, LicenseFeeCapturing, LicenseFeeReleasing
+from ipmarket.payments.idempotency import purge_expired_keys
+from ipmarket.payments.reservations import expire_reservations
+from ipmarket.payments.service import PaymentService
+from ipmarket.worker.scheduler import periodic
+
+log = structlog.get_logger(__name__)
+
+
+@on(LicenseFeeAuthorizing)
+async def authorize_license_fee(session: AsyncSession, event: LicenseFeeAuthorizing) -> None:
+    event.payment_reference = await PaymentService(session).authorize_license_fee(
+        license_id=event.license_id,
+        applicant_id=event.applicant_id,
+        licensor_id=event.licensor_id,
+        fee_minor=event.fee_minor,
+        currency=event.currency,
+        payment_method=event.payment_method,
+    )
+
+
+@on(LicenseFeeCapturing)
+async def capture_license_fee(session: AsyncSession, event: LicenseFeeCapturing) -> None:
+    await PaymentService(session).capture_license_fee(event.license_id)
+
+
+@on(LicenseFeeReleasing)
+async def release_license_fee(session: AsyncSession, event: LicenseFeeReleasing) -> None:
+    await PaymentService(session).release_license_fee(event.license_id, reason=event.reason)
+
+
+@periodic("payments.expire_reservations", every=timedelta(minutes=1))
+async def expire_reservations_job(session: AsyncSession) -> None:
+    ended = await expire_reservations(session)
+    if ended:
+        log.info("payments.reservations_expired", count=ended)
+
+
+@periodic("payments.purge_idempotency_keys", every=timedelta(hours=1))
+async def purge_idempotency_keys_job(session: AsyncSession) -> None:
+    purged = await purge_expired_keys(session)
+    if purged:
+        log.info("payments.idempotency_keys_purged", count=purged)

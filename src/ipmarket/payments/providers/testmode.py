@@ -1,0 +1,499 @@
+"""The built-in test provider: Stripe's test mode, in memory.
+
+The embedded default when no STRIPE_SECRET_KEY is configured. It follows Stripe's rules
+closely enough that the purchase flow behaves the same against either provider:
+
+- Stripe's test payment methods: `pm_card_visa`, `pm_card_mastercard` (and a few other
+  succeeding cards) pay; `pm_card_chargeDeclined` and its variants are declined with Stripe's
+  codes; any other payment method is refused as invalid. A declined intent stays
+  `requires_payment_method` and can be confirmed again with another card.
+- Manual capture: confirm authorises (`requires_capture`), `capture` takes the full amount,
+  `cancel` releases an uncaptured intent; cancelling a captured intent is an error.
+- Refunds add up to at most the captured amount; transfer reversals to at most the transfer.
+- Idempotency keys with Stripe's semantics: the same key with the same operation and
+  parameters replays the first outcome (a decline or an error included), whatever has happened
+  since; the same key with another operation or other parameters is an `idempotency_error`.
+  Parameters that fail validation save nothing, as on Stripe.
+- Ids are deterministic: derived from the idempotency key (`pi_test_…`, `re_test_…`,
+  `tr_test_…`, `trr_test_…`, `po_test_…`), so the same key yields the same id even in a new
+  process.
+- Currencies are ISO 4217 codes, reported upper case (`USD`) like the rest of ipmarket.
+
+State lives in process-local dicts guarded by an asyncio lock: right for the embedded
+single-process mode (`make run`) and for tests, and lost on restart. A deployment with
+several processes (API plus `ipmarket worker`) must use Stripe. Not modelled: the minimum
+charge amount, authorisation expiry, account balances, and 3-D Secure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar, cast
+
+from ipmarket.payments.providers.base import (
+    Intent,
+    IntentStatus,
+    PaymentDeclined,
+    ProviderError,
+)
+
+T = TypeVar("T")
+
+# Stripe's test PaymentMethods that succeed.
+SUCCEEDING_PAYMENT_METHODS = frozenset(
+    {
+        "pm_card_visa",
+        "pm_card_visa_debit",
+        "pm_card_mastercard",
+        "pm_card_mastercard_debit",
+        "pm_card_amex",
+    }
+)
+
+
+@dataclass(frozen=True)
+class _Decline:
+    code: str
+    decline_code: str
+    message: str
+
+
+# Stripe's test PaymentMethods that are declined, with the error Stripe returns for each.
+DECLINING_PAYMENT_METHODS: dict[str, _Decline] = {
+    "pm_card_chargeDeclined": _Decline(
+        "card_declined", "generic_decline", "Your card was declined."
+    ),
+    "pm_card_chargeDeclinedInsufficientFunds": _Decline(
+        "card_declined", "insufficient_funds", "Your card has insufficient funds."
+    ),
+    "pm_card_chargeDeclinedFraudulent": _Decline(
+        "card_declined", "fraudulent", "Your card was declined."
+    ),
+    "pm_card_chargeDeclinedExpiredCard": _Decline(
+        "expired_card", "expired_card", "Your card has expired."
+    ),
+    "pm_card_chargeDeclinedIncorrectCvc": _Decline(
+        "incorrect_cvc", "incorrect_cvc", "Your card's security code is incorrect."
+    ),
+    "pm_card_chargeDeclinedProcessingError": _Decline(
+        "processing_error",
+        "processing_error",
+        "An error occurred while processing your card. Try again in a little bit.",
+    ),
+}
+
+INVALID_PAYMENT_METHOD = "invalid_payment_method"
+
+# Stripe's limits on amounts (eight digits) and metadata.
+MAX_AMOUNT_MINOR = 99_999_999
+MAX_METADATA_KEYS = 50
+MAX_METADATA_KEY_LENGTH = 40
+MAX_METADATA_VALUE_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class RecordedRefund:
+    id: str
+    intent_id: str
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class RecordedTransfer:
+    id: str
+    destination: str
+    amount_minor: int
+    currency: str
+    transfer_group: str
+    amount_reversed_minor: int
+
+
+@dataclass(frozen=True)
+class RecordedReversal:
+    id: str
+    transfer_id: str
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class RecordedPayout:
+    id: str
+    destination: str
+    amount_minor: int
+    currency: str
+
+
+@dataclass
+class _IntentState:
+    id: str
+    amount_minor: int
+    currency: str
+    capture: Literal["automatic", "manual"]
+    metadata: dict[str, str]
+    transfer_group: str | None
+    status: IntentStatus = IntentStatus.REQUIRES_PAYMENT_METHOD
+    payment_method: str | None = None
+    captured_minor: int = 0
+    refunded_minor: int = 0
+
+    def snapshot(self) -> Intent:
+        return Intent(
+            id=self.id,
+            status=self.status,
+            amount_minor=self.amount_minor,
+            currency=self.currency,
+            amount_captured_minor=self.captured_minor,
+            metadata=dict(self.metadata),
+        )
+
+
+@dataclass
+class _TransferState:
+    id: str
+    destination: str
+    amount_minor: int
+    currency: str
+    transfer_group: str
+    reversed_minor: int = 0
+
+    def snapshot(self) -> RecordedTransfer:
+        return RecordedTransfer(
+            id=self.id,
+            destination=self.destination,
+            amount_minor=self.amount_minor,
+            currency=self.currency,
+            transfer_group=self.transfer_group,
+            amount_reversed_minor=self.reversed_minor,
+        )
+
+
+@dataclass(frozen=True)
+class _SavedOutcome:
+    """What an idempotency key produced the first time: a result or an error."""
+
+    fingerprint: tuple[object, ...]
+    result: object = None
+    error: PaymentDeclined | ProviderError | None = None
+
+    def replay(self) -> object:
+        if isinstance(self.error, PaymentDeclined):
+            raise PaymentDeclined(
+                str(self.error), code=self.error.code, decline_code=self.error.decline_code
+            )
+        if self.error is not None:
+            raise ProviderError(str(self.error))
+        return self.result
+
+
+@dataclass
+class _State:
+    intents: dict[str, _IntentState] = field(default_factory=dict)
+    refunds: dict[str, RecordedRefund] = field(default_factory=dict)
+    transfers: dict[str, _TransferState] = field(default_factory=dict)
+    reversals: dict[str, RecordedReversal] = field(default_factory=dict)
+    payouts: dict[str, RecordedPayout] = field(default_factory=dict)
+    outcomes: dict[str, _SavedOutcome] = field(default_factory=dict)
+
+
+class TestProvider:
+    """Stripe's test mode in memory; see the module's docstring for the rules it follows."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    name: str = "test"
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._state = _State()
+
+    # --- the port ----------------------------------------------------------------------------
+
+    async def create_intent(
+        self,
+        *,
+        amount_minor: int,
+        currency: str,
+        capture: Literal["automatic", "manual"],
+        metadata: dict[str, str],
+        transfer_group: str | None,
+        idempotency_key: str,
+    ) -> Intent:
+        amount = _check_amount(amount_minor)
+        code = _check_currency(currency)
+        if capture not in ("automatic", "manual"):
+            raise ProviderError(f"invalid capture method {capture!r}")
+        meta = _check_metadata(metadata)
+        if transfer_group is not None and not transfer_group:
+            raise ProviderError("transfer_group must not be empty")
+
+        def run() -> Intent:
+            intent = _IntentState(
+                id=_object_id("pi", idempotency_key),
+                amount_minor=amount,
+                currency=code,
+                capture=capture,
+                metadata=meta,
+                transfer_group=transfer_group,
+            )
+            self._state.intents[intent.id] = intent
+            return intent.snapshot()
+
+        fingerprint = (
+            "create_intent",
+            amount,
+            code,
+            capture,
+            tuple(sorted(meta.items())),
+            transfer_group,
+        )
+        return await self._once(idempotency_key, fingerprint, run)
+
+    async def confirm_intent(
+        self, intent_id: str, *, payment_method: str, idempotency_key: str
+    ) -> Intent:
+        def run() -> Intent:
+            intent = self._intent(intent_id)
+            if intent.status is not IntentStatus.REQUIRES_PAYMENT_METHOD:
+                raise _unexpected_state(intent, "confirm")
+            decline = DECLINING_PAYMENT_METHODS.get(payment_method)
+            if decline is not None:
+                # As on Stripe, the intent stays open for another payment method.
+                raise PaymentDeclined(
+                    decline.message, code=decline.code, decline_code=decline.decline_code
+                )
+            if payment_method not in SUCCEEDING_PAYMENT_METHODS:
+                raise PaymentDeclined(
+                    f"Invalid payment method: no such PaymentMethod {payment_method!r}.",
+                    code=INVALID_PAYMENT_METHOD,
+                )
+            intent.payment_method = payment_method
+            if intent.capture == "manual":
+                intent.status = IntentStatus.REQUIRES_CAPTURE
+            else:
+                intent.status = IntentStatus.SUCCEEDED
+                intent.captured_minor = intent.amount_minor
+            return intent.snapshot()
+
+        fingerprint = ("confirm_intent", intent_id, payment_method)
+        return await self._once(idempotency_key, fingerprint, run)
+
+    async def retrieve_intent(self, intent_id: str) -> Intent:
+        async with self._lock:
+            return self._intent(intent_id).snapshot()
+
+    async def capture(self, intent_id: str, *, idempotency_key: str) -> Intent:
+        def run() -> Intent:
+            intent = self._intent(intent_id)
+            if intent.status is not IntentStatus.REQUIRES_CAPTURE:
+                raise _unexpected_state(intent, "capture")
+            intent.status = IntentStatus.SUCCEEDED
+            intent.captured_minor = intent.amount_minor
+            return intent.snapshot()
+
+        return await self._once(idempotency_key, ("capture", intent_id), run)
+
+    async def cancel(self, intent_id: str, *, idempotency_key: str) -> Intent:
+        def run() -> Intent:
+            intent = self._intent(intent_id)
+            if intent.status not in (
+                IntentStatus.REQUIRES_PAYMENT_METHOD,
+                IntentStatus.REQUIRES_CAPTURE,
+            ):
+                raise _unexpected_state(intent, "cancel")
+            intent.status = IntentStatus.CANCELED
+            return intent.snapshot()
+
+        return await self._once(idempotency_key, ("cancel", intent_id), run)
+
+    async def refund(self, intent_id: str, *, amount_minor: int, idempotency_key: str) -> str:
+        amount = _check_amount(amount_minor)
+
+        def run() -> str:
+            intent = self._intent(intent_id)
+            if intent.status is not IntentStatus.SUCCEEDED:
+                raise ProviderError(
+                    f"PaymentIntent {intent_id} has no captured payment to refund "
+                    f"(status {intent.status.value})."
+                )
+            remaining = intent.captured_minor - intent.refunded_minor
+            if amount > remaining:
+                raise ProviderError(
+                    f"amount_too_large: refund of {amount} exceeds the {remaining} left to "
+                    f"refund on PaymentIntent {intent_id}."
+                )
+            intent.refunded_minor += amount
+            refund = RecordedRefund(
+                id=_object_id("re", idempotency_key), intent_id=intent_id, amount_minor=amount
+            )
+            self._state.refunds[refund.id] = refund
+            return refund.id
+
+        return await self._once(idempotency_key, ("refund", intent_id, amount), run)
+
+    async def transfer(
+        self,
+        *,
+        destination: str,
+        amount_minor: int,
+        currency: str,
+        transfer_group: str,
+        idempotency_key: str,
+    ) -> str:
+        amount = _check_amount(amount_minor)
+        code = _check_currency(currency)
+        if not destination:
+            raise ProviderError("a transfer needs a destination account")
+        if not transfer_group:
+            raise ProviderError("a transfer needs a transfer_group")
+
+        def run() -> str:
+            transfer = _TransferState(
+                id=_object_id("tr", idempotency_key),
+                destination=destination,
+                amount_minor=amount,
+                currency=code,
+                transfer_group=transfer_group,
+            )
+            self._state.transfers[transfer.id] = transfer
+            return transfer.id
+
+        fingerprint = ("transfer", destination, amount, code, transfer_group)
+        return await self._once(idempotency_key, fingerprint, run)
+
+    async def reverse_transfer(
+        self, transfer_id: str, *, amount_minor: int, idempotency_key: str
+    ) -> str:
+        amount = _check_amount(amount_minor)
+
+        def run() -> str:
+            transfer = self._state.transfers.get(transfer_id)
+            if transfer is None:
+                raise ProviderError(f"resource_missing: no such transfer {transfer_id!r}")
+            remaining = transfer.amount_minor - transfer.reversed_minor
+            if amount > remaining:
+                raise ProviderError(
+                    f"amount_too_large: reversal of {amount} exceeds the {remaining} left "
+                    f"on transfer {transfer_id}."
+                )
+            transfer.reversed_minor += amount
+            reversal = RecordedReversal(
+                id=_object_id("trr", idempotency_key), transfer_id=transfer_id, amount_minor=amount
+            )
+            self._state.reversals[reversal.id] = reversal
+            return reversal.id
+
+        return await self._once(idempotency_key, ("reverse_transfer", transfer_id, amount), run)
+
+    async def payout(
+        self, *, destination: str, amount_minor: int, currency: str, idempotency_key: str
+    ) -> str:
+        amount = _check_amount(amount_minor)
+        code = _check_currency(currency)
+        if not destination:
+            raise ProviderError("a payout needs a destination account")
+
+        def run() -> str:
+            payout = RecordedPayout(
+                id=_object_id("po", idempotency_key),
+                destination=destination,
+                amount_minor=amount,
+                currency=code,
+            )
+            self._state.payouts[payout.id] = payout
+            return payout.id
+
+        return await self._once(idempotency_key, ("payout", destination, amount, code), run)
+
+    # --- what tests may look at --------------------------------------------------------------
+
+    def intents(self) -> list[Intent]:
+        """Every intent, in creation order."""
+        return [intent.snapshot() for intent in self._state.intents.values()]
+
+    def refunds(self) -> list[RecordedRefund]:
+        return list(self._state.refunds.values())
+
+    def transfers(self) -> list[RecordedTransfer]:
+        return [transfer.snapshot() for transfer in self._state.transfers.values()]
+
+    def reversals(self) -> list[RecordedReversal]:
+        return list(self._state.reversals.values())
+
+    def payouts(self) -> list[RecordedPayout]:
+        return list(self._state.payouts.values())
+
+    def reset(self) -> None:
+        """Forget everything (for tests that share the process-wide instance)."""
+        self._state = _State()
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _intent(self, intent_id: str) -> _IntentState:
+        intent = self._state.intents.get(intent_id)
+        if intent is None:
+            raise ProviderError(f"resource_missing: no such PaymentIntent {intent_id!r}")
+        return intent
+
+    async def _once(
+        self, idempotency_key: str, fingerprint: tuple[object, ...], run: Callable[[], T]
+    ) -> T:
+        """Run `run` once per idempotency key, replaying its outcome on a matching retry."""
+        if not idempotency_key:
+            raise ProviderError("an idempotency key is required")
+        async with self._lock:
+            saved = self._state.outcomes.get(idempotency_key)
+            if saved is not None:
+                if saved.fingerprint != fingerprint:
+                    raise ProviderError(
+                        "idempotency_error: keys for idempotent requests can only be used with "
+                        "the same operation and parameters they were first used with; "
+                        f"key {idempotency_key!r} was first used for {saved.fingerprint[0]}."
+                    )
+                return cast(T, saved.replay())
+            try:
+                result = run()
+            except (PaymentDeclined, ProviderError) as exc:
+                self._state.outcomes[idempotency_key] = _SavedOutcome(fingerprint, error=exc)
+                raise
+            self._state.outcomes[idempotency_key] = _SavedOutcome(fingerprint, result=result)
+            return result
+
+
+def _object_id(prefix: str, idempotency_key: str) -> str:
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+    return f"{prefix}_test_{digest}"
+
+
+def _check_amount(amount_minor: int) -> int:
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
+        raise ProviderError("amount must be an integer number of minor units")
+    if not 1 <= amount_minor <= MAX_AMOUNT_MINOR:
+        raise ProviderError(f"amount must be between 1 and {MAX_AMOUNT_MINOR} minor units")
+    return amount_minor
+
+
+def _check_currency(currency: str) -> str:
+    if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
+        raise ProviderError(f"invalid currency {currency!r}: a three-letter ISO 4217 code")
+    return currency.upper()
+
+
+def _check_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise ProviderError(f"metadata takes at most {MAX_METADATA_KEYS} keys")
+    for key, value in metadata.items():
+        if not key or len(key) > MAX_METADATA_KEY_LENGTH or "[" in key or "]" in key:
+            raise ProviderError(f"invalid metadata key {key!r}")
+        if not isinstance(value, str) or len(value) > MAX_METADATA_VALUE_LENGTH:
+            raise ProviderError(f"invalid metadata value for {key!r}")
+    return dict(metadata)
+
+
+def _unexpected_state(intent: _IntentState, action: str) -> ProviderError:
+    return ProviderError(
+        f"payment_intent_unexpected_state: cannot {action} PaymentIntent {intent.id} "
+        f"in status {intent.status.value}."
+    )

@@ -1,0 +1,291 @@
+"""All SQL of the payments module's sales, refunds, payouts, idempotency keys and webhook
+events (the ledger's SQL lives in `ledger`)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ipmarket.payments.ledger import SALE
+from ipmarket.payments.models import (
+    IdempotencyKey,
+    LedgerEntry,
+    LedgerPosting,
+    Payout,
+    ProviderEvent,
+    Refund,
+    Transaction,
+    TransactionStatus,
+    TransactionType,
+)
+
+# The first key of the two-key advisory locks this module takes (per user, for payouts).
+ADVISORY_LOCK_NAMESPACE = 0x9A7E
+
+
+@dataclass(frozen=True)
+class TransactionFilters:
+    transaction_type: str | None = None
+    status: str | None = None
+    # Transactions this user bought, sold or earned a revenue share from.
+    party_id: uuid.UUID | None = None
+    # With party_id: only those where they played this part.
+    role: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+def _earned_by(user_id: uuid.UUID) -> ColumnElement[bool]:
+    return Transaction.revenue_shares.contains([{"recipientId": str(user_id)}])
+
+
+def _party(user_id: uuid.UUID, role: str | None) -> ColumnElement[bool]:
+    if role == "buyer":
+        return Transaction.buyer_id == user_id
+    if role == "seller":
+        return Transaction.seller_id == user_id
+    if role == "licensor":
+        return _earned_by(user_id)
+    return or_(
+        Transaction.buyer_id == user_id, Transaction.seller_id == user_id, _earned_by(user_id)
+    )
+
+
+class PaymentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, row: Transaction | Refund | Payout) -> None:
+        self.session.add(row)
+        await self.session.flush()
+
+    # --- transactions --------------------------------------------------------------------
+
+    async def transaction(
+        self, transaction_id: uuid.UUID, *, for_update: bool = False
+    ) -> Transaction | None:
+        stmt = select(Transaction).where(Transaction.id == transaction_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalars().first()
+
+    async def transaction_exists(self, transaction_id: uuid.UUID) -> bool:
+        return bool(
+            await self.session.scalar(select(exists().where(Transaction.id == transaction_id)))
+        )
+
+    async def by_reference(
+        self, payment_reference: str, *, for_update: bool = False
+    ) -> Transaction | None:
+        stmt = select(Transaction).where(Transaction.payment_reference == payment_reference)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt.order_by(Transaction.id))).scalars().first()
+
+    async def pending_license_fee(
+        self, license_id: uuid.UUID, *, for_update: bool = False
+    ) -> Transaction | None:
+        stmt = select(Transaction).where(
+            Transaction.license_id == license_id,
+            Transaction.transaction_type == TransactionType.LICENSE_FEE,
+            Transaction.status == TransactionStatus.PENDING,
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalars().first()
+
+    async def due_reservations(self, now: datetime, *, limit: int) -> list[Transaction]:
+        """Pending sales whose reservation has ended, locked; rows another process holds
+        are skipped (it is dealing with them)."""
+        rows = await self.session.execute(
+            select(Transaction)
+            .where(
+                Transaction.status == TransactionStatus.PENDING,
+                Transaction.expires_at.is_not(None),
+                Transaction.expires_at <= now,
+            )
+            .order_by(Transaction.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows.scalars())
+
+    async def search(
+        self, filters: TransactionFilters, *, offset: int, limit: int
+    ) -> tuple[list[Transaction], int]:
+        """A page of transactions, newest first, and how many match (two queries)."""
+        conditions: list[ColumnElement[bool]] = []
+        if filters.party_id is not None:
+            conditions.append(_party(filters.party_id, filters.role))
+        if filters.transaction_type:
+            conditions.append(Transaction.transaction_type == filters.transaction_type)
+        if filters.status:
+            conditions.append(Transaction.status == filters.status)
+        if filters.created_from is not None:
+            conditions.append(Transaction.created_at >= filters.created_from)
+        if filters.created_to is not None:
+            conditions.append(Transaction.created_at < filters.created_to)
+        where = and_(True, *conditions)
+        total = await self.session.scalar(
+            select(func.count()).select_from(Transaction).where(where)
+        )
+        rows = await self.session.execute(
+            select(Transaction)
+            .where(where)
+            .order_by(Transaction.created_at.desc(), Transaction.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return list(rows.scalars()), int(total or 0)
+
+    # --- refunds and payouts -------------------------------------------------------------
+
+    async def refunds_of(self, transaction_id: uuid.UUID) -> list[Refund]:
+        """A transaction's refunds, in the order they were made."""
+        rows = await self.session.execute(
+            select(Refund)
+            .where(Refund.transaction_id == transaction_id)
+            .order_by(Refund.created_at, Refund.id)
+        )
+        return list(rows.scalars())
+
+    async def sale_available_at(self, transaction_id: uuid.UUID) -> datetime | None:
+        """When the earnings of a transaction's sale posting leave the hold period (None
+        when they were available at once, or nothing was posted)."""
+        return await self.session.scalar(
+            select(func.max(LedgerEntry.available_at))
+            .select_from(LedgerEntry)
+            .join(LedgerPosting, LedgerPosting.id == LedgerEntry.posting_id)
+            .where(LedgerPosting.kind == SALE, LedgerPosting.reference == str(transaction_id))
+        )
+
+    async def refund_exists(self, refund_id: uuid.UUID) -> bool:
+        return bool(await self.session.scalar(select(exists().where(Refund.id == refund_id))))
+
+    async def payout_exists(self, payout_id: uuid.UUID) -> bool:
+        return bool(await self.session.scalar(select(exists().where(Payout.id == payout_id))))
+
+    async def lock_user_funds(self, user_id: uuid.UUID) -> None:
+        """Serialise the payouts of one user until the transaction ends."""
+        await self.session.execute(
+            select(func.pg_advisory_xact_lock(ADVISORY_LOCK_NAMESPACE, func.hashtext(str(user_id))))
+        )
+
+    async def paid_out_minor(self, user_id: uuid.UUID, currency: str) -> int:
+        total = await self.session.scalar(
+            select(func.coalesce(func.sum(Payout.amount_minor), 0)).where(
+                Payout.user_id == user_id, Payout.currency == currency, Payout.status != "failed"
+            )
+        )
+        return int(total or 0)
+
+    # --- idempotency keys ----------------------------------------------------------------
+
+    async def claim_key(
+        self,
+        user_id: uuid.UUID,
+        key: str,
+        *,
+        method: str,
+        path: str,
+        request_hash: str,
+        now: datetime,
+    ) -> bool:
+        """Insert the key in flight; False if it already exists."""
+        inserted = await self.session.execute(
+            insert(IdempotencyKey)
+            .values(
+                user_id=user_id,
+                key=key,
+                method=method,
+                path=path,
+                request_hash=request_hash,
+                state="in_flight",
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["user_id", "key"])
+            .returning(IdempotencyKey.key)
+        )
+        return inserted.scalar_one_or_none() is not None
+
+    async def key(self, user_id: uuid.UUID, key: str) -> IdempotencyKey | None:
+        return (
+            await self.session.execute(
+                select(IdempotencyKey)
+                .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one_or_none()
+
+    async def take_over_key(
+        self, user_id: uuid.UUID, key: str, *, stale_before: datetime, now: datetime
+    ) -> bool:
+        """Claim a key left in flight since before `stale_before` (its request died)."""
+        row = await self.session.execute(
+            update(IdempotencyKey)
+            .where(
+                IdempotencyKey.user_id == user_id,
+                IdempotencyKey.key == key,
+                IdempotencyKey.state == "in_flight",
+                IdempotencyKey.created_at < stale_before,
+            )
+            .values(created_at=now)
+            .returning(IdempotencyKey.key)
+        )
+        return row.scalar_one_or_none() is not None
+
+    async def complete_key(
+        self,
+        user_id: uuid.UUID,
+        key: str,
+        *,
+        status: int,
+        body: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        await self.session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+            .values(state="completed", response_status=status, response_body=body, completed_at=now)
+        )
+
+    async def release_key(self, user_id: uuid.UUID, key: str) -> None:
+        await self.session.execute(
+            delete(IdempotencyKey).where(
+                IdempotencyKey.user_id == user_id,
+                IdempotencyKey.key == key,
+                IdempotencyKey.state == "in_flight",
+            )
+        )
+
+    async def purge_keys(self, *, older_than: datetime, limit: int) -> int:
+        doomed = (
+            select(IdempotencyKey.user_id, IdempotencyKey.key)
+            .where(IdempotencyKey.created_at < older_than)
+            .limit(limit)
+            .subquery()
+        )
+        result = await self.session.execute(
+            delete(IdempotencyKey)
+            .where(IdempotencyKey.user_id == doomed.c.user_id, IdempotencyKey.key == doomed.c.key)
+            .returning(IdempotencyKey.key)
+        )
+        return len(result.all())
+
+    # --- provider webhooks ---------------------------------------------------------------
+
+    async def record_provider_event(self, event_id: str, *, provider: str, event_type: str) -> bool:
+        """Remember a webhook event; False if it was seen before."""
+        inserted = await self.session.execute(
+            insert(ProviderEvent)
+            .values(id=event_id, provider=provider, event_type=event_type)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(ProviderEvent.id)
+        )
+        return inserted.scalar_one_or_none() is not None

@@ -1,0 +1,435 @@
+"""HTTP routes: purchases (/v1/products/{id}/purchase), /v1/payments and
+/v1/admin/transactions.
+
+Every money-moving POST takes an `Idempotency-Key` header (see `idempotency`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi.responses import Response
+
+from ipmarket.identity import AppSettings, Authorize, CurrentPrincipal, Permission, Principal
+from ipmarket.kit.clock import utcnow
+from ipmarket.kit.deps import DbSession
+from ipmarket.kit.envelope import APIResponse, error_responses, ok, paged
+from ipmarket.kit.errors import ValidationFailed
+from ipmarket.kit.money import from_minor
+from ipmarket.kit.pagination import Paging
+from ipmarket.payments.idempotency import Idempotency
+from ipmarket.payments.models import Payout, Refund, Transaction
+from ipmarket.payments.providers import WebhookSignatureError, verify_stripe_signature
+from ipmarket.payments.repository import TransactionFilters
+from ipmarket.payments.schemas import (
+    AdminRefundRequest,
+    BalanceRead,
+    ConfirmRequest,
+    HistoryItemRead,
+    IntentRequest,
+    PayoutRead,
+    PayoutRequest,
+    PurchaseRequest,
+    RefundRead,
+    RefundRequest,
+    RevenueShareRead,
+    Role,
+    TransactionRead,
+    TransactionStatusName,
+    TransactionTypeName,
+    WebhookAck,
+)
+from ipmarket.payments.service import KEEP_ON_ERROR, PaymentService, RefundResult
+
+purchase_router = APIRouter(prefix="/products", tags=["products"])
+router = APIRouter(prefix="/payments", tags=["payments"])
+admin_router = APIRouter(prefix="/admin/transactions", tags=["admin"])
+
+_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429, 500)
+_PAYING_ERRORS = error_responses(400, 401, 402, 403, 404, 409, 413, 422, 429, 500)
+
+Buyer = Annotated[Principal, Depends(Authorize(Permission.PURCHASE_PRODUCTS))]
+# Sellers refund their sales, licensors their license fees, administrators anything.
+Refunder = Annotated[
+    Principal,
+    Depends(
+        Authorize(
+            Permission.CREATE_PRODUCTS, Permission.MANAGE_LICENSES, Permission.PROCESS_REFUNDS
+        )
+    ),
+]
+TransactionViewer = Annotated[Principal, Depends(Authorize(Permission.VIEW_TRANSACTIONS))]
+RefundAdmin = Annotated[Principal, Depends(Authorize(Permission.PROCESS_REFUNDS))]
+
+_IDEMPOTENCY_DOC = (
+    "Requires an `Idempotency-Key` header: a retry with the same key and body replays the "
+    "first response; the same key with another body is a 422; a retry while the first "
+    "request is running is a 409."
+)
+
+
+def transaction_read(tx: Transaction) -> TransactionRead:
+    return TransactionRead(
+        id=tx.id,
+        transaction_type=tx.transaction_type,
+        buyer_id=tx.buyer_id,
+        seller_id=tx.seller_id,
+        product_id=tx.product_id,
+        license_id=tx.license_id,
+        quantity=tx.quantity,
+        amount=from_minor(tx.amount_minor),
+        platform_fee=from_minor(tx.platform_fee_minor),
+        seller_amount=from_minor(tx.seller_amount_minor),
+        currency=tx.currency,
+        revenue_shares=[
+            RevenueShareRead(
+                recipient_id=uuid.UUID(share["recipientId"]),
+                license_id=uuid.UUID(share["licenseId"]),
+                percentage=share["percentage"],
+                amount=from_minor(int(share["amountMinor"])),
+            )
+            for share in tx.revenue_shares
+        ],
+        payment_method=tx.payment_method,
+        payment_reference=tx.payment_reference,
+        status=tx.status,
+        failure_reason=tx.failure_reason,
+        refunded_amount=from_minor(tx.refunded_minor),
+        expires_at=tx.expires_at,
+        processed_at=tx.processed_at,
+        created_at=tx.created_at,
+    )
+
+
+def _role_of(tx: Transaction, user_id: uuid.UUID) -> Role:
+    if tx.seller_id == user_id:
+        return "seller"
+    if tx.buyer_id == user_id:
+        return "buyer"
+    return "licensor"
+
+
+def refund_read(result: RefundResult) -> RefundRead:
+    refund: Refund = result.refund
+    return RefundRead(
+        id=refund.id,
+        transaction_id=refund.transaction_id,
+        amount=from_minor(refund.amount_minor),
+        reason=refund.reason,
+        requested_by=refund.requested_by,
+        provider_reference=refund.provider_reference,
+        created_at=refund.created_at,
+        transaction=transaction_read(result.transaction),
+    )
+
+
+def payout_read(payout: Payout) -> PayoutRead:
+    return PayoutRead(
+        id=payout.id,
+        amount=from_minor(payout.amount_minor),
+        currency=payout.currency,
+        status=payout.status,
+        provider_reference=payout.provider_reference,
+        created_at=payout.created_at,
+        processed_at=payout.processed_at,
+    )
+
+
+# --- purchase ----------------------------------------------------------------------------
+
+
+@purchase_router.post(
+    "/{product_id}/purchase",
+    status_code=status.HTTP_201_CREATED,
+    response_model=APIResponse[TransactionRead],
+    responses=_PAYING_ERRORS,
+    summary="Buy a product (with paymentMethod: paid at once; without: reserved until paid)",
+    description=(
+        "Reserves the stock and opens a payment. With `paymentMethod` the payment is made at "
+        "once: 201 with the completed transaction, or 402 PAYMENT_FAILED (the stock goes back "
+        "on sale). Without it the transaction stays pending, holding the stock for "
+        "`settings.payments.reservationMinutes`, until `POST /payments/confirm` or the "
+        "provider's webhook. " + _IDEMPOTENCY_DOC
+    ),
+)
+async def purchase(
+    product_id: uuid.UUID,
+    body: PurchaseRequest,
+    session: DbSession,
+    principal: Buyer,
+    idempotency: Idempotency,
+) -> Response:
+    async def work() -> APIResponse[TransactionRead]:
+        tx = await PaymentService(session).purchase(
+            principal,
+            product_id,
+            quantity=body.quantity,
+            payment_method=body.payment_method,
+            transaction_id=idempotency.derived_id("transaction"),
+        )
+        return ok(transaction_read(tx))
+
+    return await idempotency.run(principal.id, work, status_code=201, keep_on=KEEP_ON_ERROR)
+
+
+# --- payments ----------------------------------------------------------------------------
+
+
+@router.post(
+    "/intent",
+    status_code=status.HTTP_201_CREATED,
+    response_model=APIResponse[TransactionRead],
+    responses=_ERRORS,
+    summary="Start a purchase: reserve the stock and create its payment intent",
+    description=(
+        "The pending transaction's `paymentReference` is the provider's payment intent; pay "
+        "it with `POST /payments/confirm` before `expiresAt`. " + _IDEMPOTENCY_DOC
+    ),
+)
+async def create_intent(
+    body: IntentRequest, session: DbSession, principal: Buyer, idempotency: Idempotency
+) -> Response:
+    async def work() -> APIResponse[TransactionRead]:
+        tx = await PaymentService(session).purchase(
+            principal,
+            body.product_id,
+            quantity=body.quantity,
+            payment_method=None,
+            transaction_id=idempotency.derived_id("transaction"),
+        )
+        return ok(transaction_read(tx))
+
+    return await idempotency.run(principal.id, work, status_code=201, keep_on=KEEP_ON_ERROR)
+
+
+@router.post(
+    "/confirm",
+    response_model=APIResponse[TransactionRead],
+    responses=_PAYING_ERRORS,
+    summary="Pay a pending purchase",
+    description=(
+        "200 with the completed transaction; 402 PAYMENT_FAILED when declined (the "
+        "transaction fails and its stock goes back on sale); 409 when it is no longer pending "
+        "or its reservation expired. " + _IDEMPOTENCY_DOC
+    ),
+)
+async def confirm(
+    body: ConfirmRequest, session: DbSession, principal: Buyer, idempotency: Idempotency
+) -> Response:
+    async def work() -> APIResponse[TransactionRead]:
+        tx = await PaymentService(session).confirm(
+            principal, body.transaction_id, body.payment_method
+        )
+        return ok(transaction_read(tx))
+
+    return await idempotency.run(principal.id, work, status_code=200, keep_on=KEEP_ON_ERROR)
+
+
+@router.get(
+    "/history",
+    responses=_ERRORS,
+    summary="Your purchases, sales and revenue-share earnings, newest first",
+)
+async def history(
+    session: DbSession,
+    paging: Paging,
+    principal: CurrentPrincipal,
+    transaction_type: Annotated[TransactionTypeName | None, Query(alias="type")] = None,
+    status_filter: Annotated[TransactionStatusName | None, Query(alias="status")] = None,
+    role: Annotated[
+        Role | None,
+        Query(description="buyer: your purchases; seller: your sales; licensor: your shares"),
+    ] = None,
+) -> APIResponse[list[HistoryItemRead]]:
+    rows, total = await PaymentService(session).search(
+        TransactionFilters(
+            transaction_type=transaction_type,
+            status=status_filter,
+            party_id=principal.id,
+            role=role,
+        ),
+        offset=paging.offset,
+        limit=paging.limit,
+    )
+    items = [
+        HistoryItemRead(
+            **transaction_read(tx).model_dump(), role=role or _role_of(tx, principal.id)
+        )
+        for tx in rows
+    ]
+    return paged(items, page=paging.page, limit=paging.limit, total=total)
+
+
+@router.post(
+    "/refund",
+    response_model=APIResponse[RefundRead],
+    responses=_ERRORS,
+    summary="Refund all or part of a payment (its seller, or an administrator)",
+    description=(
+        "Without `amount`, whatever remains is refunded. The split is reversed in "
+        "proportion: the platform, every licensor and the seller give back their parts; "
+        "a balance may go negative. " + _IDEMPOTENCY_DOC
+    ),
+)
+async def refund(
+    body: RefundRequest, session: DbSession, principal: Refunder, idempotency: Idempotency
+) -> Response:
+    async def work() -> APIResponse[RefundRead]:
+        result = await PaymentService(session).refund(
+            principal,
+            body.transaction_id,
+            amount=body.amount,
+            reason=body.reason,
+            refund_id=idempotency.derived_id("refund"),
+        )
+        return ok(refund_read(result))
+
+    return await idempotency.run(principal.id, work, status_code=200)
+
+
+@router.get("/balance", responses=_ERRORS, summary="Your earnings: pending and available")
+async def balance(session: DbSession, principal: CurrentPrincipal) -> APIResponse[BalanceRead]:
+    found = await PaymentService(session).balance(principal.id)
+    return ok(
+        BalanceRead(
+            currency=found.currency,
+            pending=from_minor(found.pending_minor),
+            available=from_minor(found.available_minor),
+        )
+    )
+
+
+@router.post(
+    "/payout",
+    status_code=status.HTTP_201_CREATED,
+    response_model=APIResponse[PayoutRead],
+    responses=_ERRORS,
+    summary="Pay out available earnings (all of them without amount)",
+    description=(
+        "At least `settings.payments.minimumPayout`, at most what is available; otherwise "
+        "422. " + _IDEMPOTENCY_DOC
+    ),
+)
+async def payout(
+    body: PayoutRequest, session: DbSession, principal: CurrentPrincipal, idempotency: Idempotency
+) -> Response:
+    async def work() -> APIResponse[PayoutRead]:
+        made = await PaymentService(session).payout(
+            principal, body.amount, payout_id=idempotency.derived_id("payout")
+        )
+        return ok(payout_read(made))
+
+    return await idempotency.run(principal.id, work, status_code=201)
+
+
+@router.post(
+    "/webhooks/stripe",
+    responses=error_responses(400, 413, 422, 429, 500),
+    summary="Stripe's webhook (signed with STRIPE_WEBHOOK_SECRET)",
+    description=(
+        "Checks the `Stripe-Signature` header (300 s tolerance; 400 otherwise), handles each "
+        "event id once (a replay is a 200 that does nothing) and settles pending purchases "
+        "on `payment_intent.succeeded` and `payment_intent.payment_failed`."
+    ),
+)
+async def stripe_webhook(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None,
+) -> APIResponse[WebhookAck]:
+    secret = (
+        settings.stripe_webhook_secret.get_secret_value() if settings.stripe_webhook_secret else ""
+    )
+    if not secret:
+        raise ValidationFailed("Stripe webhooks are not configured here", status_code=400)
+    payload = await request.body()
+    try:
+        event = verify_stripe_signature(
+            payload, stripe_signature, secret, now=int(utcnow().timestamp())
+        )
+    except WebhookSignatureError as exc:
+        raise ValidationFailed(
+            "The webhook's signature is not valid", details={"reason": str(exc)}, status_code=400
+        ) from exc
+    fresh = await PaymentService(session).take_provider_event(event, provider="stripe")
+    return ok(WebhookAck(received=True, duplicate=not fresh))
+
+
+# --- administrators ----------------------------------------------------------------------
+
+
+def _utc(name: str, value: datetime | None) -> datetime | None:
+    """A filter's instant in UTC; it must name its timezone and be a representable time."""
+    if value is None:
+        return None
+    problem = "timezone required (e.g. 2026-01-01T00:00:00Z)" if value.tzinfo is None else None
+    if problem is None:
+        try:
+            return value.astimezone(UTC)
+        except (OverflowError, ValueError):
+            problem = "out of range"
+    raise ValidationFailed(
+        f"{name}: {problem}", details={"errors": [{"field": name, "message": problem}]}
+    )
+
+
+@admin_router.get("", responses=_ERRORS, summary="Transactions, newest first, with filters")
+async def admin_transactions(
+    session: DbSession,
+    paging: Paging,
+    _: TransactionViewer,
+    transaction_type: Annotated[TransactionTypeName | None, Query(alias="type")] = None,
+    status_filter: Annotated[TransactionStatusName | None, Query(alias="status")] = None,
+    user_id: Annotated[
+        uuid.UUID | None,
+        Query(alias="userId", description="The buyer, the seller or a licensor paid a share"),
+    ] = None,
+    created_from: Annotated[
+        datetime | None, Query(alias="from", description="Created at or after")
+    ] = None,
+    created_to: Annotated[datetime | None, Query(alias="to", description="Created before")] = None,
+) -> APIResponse[list[TransactionRead]]:
+    rows, total = await PaymentService(session).search(
+        TransactionFilters(
+            transaction_type=transaction_type,
+            status=status_filter,
+            party_id=user_id,
+            created_from=_utc("from", created_from),
+            created_to=_utc("to", created_to),
+        ),
+        offset=paging.offset,
+        limit=paging.limit,
+    )
+    return paged(
+        [transaction_read(tx) for tx in rows], page=paging.page, limit=paging.limit, total=total
+    )
+
+
+@admin_router.post(
+    "/{transaction_id}/refund",
+    response_model=APIResponse[RefundRead],
+    responses=_ERRORS,
+    summary="Refund all or part of a payment",
+    description="Audited. " + _IDEMPOTENCY_DOC,
+)
+async def admin_refund(
+    transaction_id: uuid.UUID,
+    body: AdminRefundRequest,
+    session: DbSession,
+    principal: RefundAdmin,
+    idempotency: Idempotency,
+) -> Response:
+    async def work() -> APIResponse[RefundRead]:
+        result = await PaymentService(session).refund(
+            principal,
+            transaction_id,
+            amount=body.amount,
+            reason=body.reason,
+            refund_id=idempotency.derived_id("refund"),
+        )
+        return ok(refund_read(result))
+
+    return await idempotency.run(principal.id, work, status_code=200)

@@ -1,0 +1,359 @@
+"""The built-in test provider behaves like Stripe's test mode."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ipmarket.payments.providers import (
+    Intent,
+    IntentStatus,
+    PaymentDeclined,
+    PaymentProvider,
+    ProviderError,
+    TestProvider,
+)
+
+
+@pytest.fixture
+def provider() -> TestProvider:
+    return TestProvider()
+
+
+async def _intent(
+    provider: TestProvider,
+    key: str = "order-1:intent",
+    *,
+    amount: int = 1250,
+    capture: str = "automatic",
+    metadata: dict[str, str] | None = None,
+) -> Intent:
+    assert capture in ("automatic", "manual")
+    return await provider.create_intent(
+        amount_minor=amount,
+        currency="USD",
+        capture="manual" if capture == "manual" else "automatic",
+        metadata=metadata if metadata is not None else {"order": "order-1"},
+        transfer_group="order-1",
+        idempotency_key=key,
+    )
+
+
+def test_it_implements_the_port() -> None:
+    provider: PaymentProvider = TestProvider()  # checked by mypy
+    assert provider.name == "test"
+
+
+@pytest.mark.parametrize("card", ["pm_card_visa", "pm_card_mastercard"])
+async def test_a_good_card_pays_at_once(provider: TestProvider, card: str) -> None:
+    created = await _intent(provider)
+    assert created.id.startswith("pi_test_")
+    assert created.status is IntentStatus.REQUIRES_PAYMENT_METHOD
+    assert (created.amount_minor, created.currency, created.amount_captured_minor) == (
+        1250,
+        "USD",
+        0,
+    )
+    assert created.metadata == {"order": "order-1"}
+
+    paid = await provider.confirm_intent(created.id, payment_method=card, idempotency_key="c1")
+    assert paid.status is IntentStatus.SUCCEEDED
+    assert paid.amount_captured_minor == 1250
+    assert await provider.retrieve_intent(created.id) == paid
+
+
+async def test_a_declined_card_raises_and_the_intent_stays_open(provider: TestProvider) -> None:
+    created = await _intent(provider)
+    with pytest.raises(PaymentDeclined) as declined:
+        await provider.confirm_intent(
+            created.id, payment_method="pm_card_chargeDeclined", idempotency_key="c1"
+        )
+    assert declined.value.code == "card_declined"
+    assert declined.value.decline_code == "generic_decline"
+    assert str(declined.value) == "Your card was declined."
+    intent = await provider.retrieve_intent(created.id)
+    assert intent.status is IntentStatus.REQUIRES_PAYMENT_METHOD
+    assert intent.amount_captured_minor == 0
+
+    # Another card, with another key, may still pay it (as on Stripe).
+    paid = await provider.confirm_intent(
+        created.id, payment_method="pm_card_visa", idempotency_key="c2"
+    )
+    assert paid.status is IntentStatus.SUCCEEDED
+
+
+async def test_decline_variants_carry_stripes_decline_codes(provider: TestProvider) -> None:
+    created = await _intent(provider)
+    with pytest.raises(PaymentDeclined) as declined:
+        await provider.confirm_intent(
+            created.id,
+            payment_method="pm_card_chargeDeclinedInsufficientFunds",
+            idempotency_key="c1",
+        )
+    assert (declined.value.code, declined.value.decline_code) == (
+        "card_declined",
+        "insufficient_funds",
+    )
+
+
+@pytest.mark.parametrize("method", ["pm_card_unknown", "", "4242424242424242", "tok_visa"])
+async def test_an_unknown_payment_method_is_declined_as_invalid(
+    provider: TestProvider, method: str
+) -> None:
+    created = await _intent(provider)
+    with pytest.raises(PaymentDeclined) as declined:
+        await provider.confirm_intent(created.id, payment_method=method, idempotency_key="c1")
+    assert declined.value.code == "invalid_payment_method"
+    assert (await provider.retrieve_intent(created.id)).status is (
+        IntentStatus.REQUIRES_PAYMENT_METHOD
+    )
+
+
+async def test_manual_capture_authorises_then_captures(provider: TestProvider) -> None:
+    created = await _intent(provider, capture="manual")
+    held = await provider.confirm_intent(
+        created.id, payment_method="pm_card_visa", idempotency_key="c1"
+    )
+    assert held.status is IntentStatus.REQUIRES_CAPTURE
+    assert held.amount_captured_minor == 0
+
+    captured = await provider.capture(created.id, idempotency_key="cap1")
+    assert captured.status is IntentStatus.SUCCEEDED
+    assert captured.amount_captured_minor == 1250
+
+    with pytest.raises(ProviderError, match="unexpected_state"):
+        await provider.capture(created.id, idempotency_key="cap2")
+
+
+async def test_cancel_releases_an_authorisation_but_not_a_capture(provider: TestProvider) -> None:
+    held = await _intent(provider, "held", capture="manual")
+    await provider.confirm_intent(held.id, payment_method="pm_card_visa", idempotency_key="c1")
+    released = await provider.cancel(held.id, idempotency_key="x1")
+    assert released.status is IntentStatus.CANCELED
+    assert released.amount_captured_minor == 0
+    with pytest.raises(ProviderError):
+        await provider.capture(held.id, idempotency_key="cap1")
+    with pytest.raises(ProviderError):
+        await provider.confirm_intent(held.id, payment_method="pm_card_visa", idempotency_key="c2")
+
+    unpaid = await _intent(provider, "unpaid")
+    assert (await provider.cancel(unpaid.id, idempotency_key="x2")).status is (
+        IntentStatus.CANCELED
+    )
+
+    captured = await _intent(provider, "captured", capture="manual")
+    await provider.confirm_intent(captured.id, payment_method="pm_card_visa", idempotency_key="c3")
+    await provider.capture(captured.id, idempotency_key="cap3")
+    with pytest.raises(ProviderError, match="cannot cancel"):
+        await provider.cancel(captured.id, idempotency_key="x3")
+    assert (await provider.retrieve_intent(captured.id)).status is IntentStatus.SUCCEEDED
+
+
+async def test_refunds_add_up_to_the_captured_amount(provider: TestProvider) -> None:
+    created = await _intent(provider, amount=1000)
+    await provider.confirm_intent(created.id, payment_method="pm_card_visa", idempotency_key="c1")
+
+    first = await provider.refund(created.id, amount_minor=300, idempotency_key="r1")
+    assert first.startswith("re_test_")
+    with pytest.raises(ProviderError, match="amount_too_large"):
+        await provider.refund(created.id, amount_minor=701, idempotency_key="r2")
+    second = await provider.refund(created.id, amount_minor=700, idempotency_key="r3")
+    with pytest.raises(ProviderError, match="amount_too_large"):
+        await provider.refund(created.id, amount_minor=1, idempotency_key="r4")
+
+    assert [(r.id, r.amount_minor) for r in provider.refunds()] == [(first, 300), (second, 700)]
+
+
+@pytest.mark.parametrize("amount", [0, -5, 100_000_000])
+async def test_amounts_outside_stripes_range_are_refused(
+    provider: TestProvider, amount: int
+) -> None:
+    with pytest.raises(ProviderError, match="amount"):
+        await _intent(provider, amount=amount)
+    created = await _intent(provider, "ok")
+    await provider.confirm_intent(created.id, payment_method="pm_card_visa", idempotency_key="c1")
+    with pytest.raises(ProviderError, match="amount"):
+        await provider.refund(created.id, amount_minor=amount, idempotency_key="r1")
+
+
+async def test_an_uncaptured_or_unknown_intent_cannot_be_refunded(provider: TestProvider) -> None:
+    held = await _intent(provider, capture="manual")
+    await provider.confirm_intent(held.id, payment_method="pm_card_visa", idempotency_key="c1")
+    with pytest.raises(ProviderError, match="no captured payment"):
+        await provider.refund(held.id, amount_minor=1, idempotency_key="r1")
+    with pytest.raises(ProviderError, match="no such PaymentIntent"):
+        await provider.refund("pi_test_nope", amount_minor=1, idempotency_key="r2")
+    with pytest.raises(ProviderError, match="no such PaymentIntent"):
+        await provider.retrieve_intent("pi_test_nope")
+
+
+# --- idempotency -----------------------------------------------------------------------------
+
+
+async def test_the_same_key_and_parameters_replay_the_first_result(provider: TestProvider) -> None:
+    first = await _intent(provider, "k1")
+    again = await _intent(provider, "k1")
+    assert again == first
+    assert len(provider.intents()) == 1
+
+    held = await _intent(provider, "k2", capture="manual")
+    confirmed = await provider.confirm_intent(
+        held.id, payment_method="pm_card_visa", idempotency_key="k3"
+    )
+    await provider.capture(held.id, idempotency_key="k4")
+    # The replay is the first response, not the intent's state now.
+    replayed = await provider.confirm_intent(
+        held.id, payment_method="pm_card_visa", idempotency_key="k3"
+    )
+    assert replayed == confirmed
+    assert replayed.status is IntentStatus.REQUIRES_CAPTURE
+
+    paid = await _intent(provider, "k5")
+    await provider.confirm_intent(paid.id, payment_method="pm_card_visa", idempotency_key="k6")
+    refund = await provider.refund(paid.id, amount_minor=500, idempotency_key="k7")
+    assert await provider.refund(paid.id, amount_minor=500, idempotency_key="k7") == refund
+    assert len(provider.refunds()) == 1
+
+
+async def test_a_replayed_decline_is_declined_again(provider: TestProvider) -> None:
+    created = await _intent(provider)
+    for _ in range(2):
+        with pytest.raises(PaymentDeclined) as declined:
+            await provider.confirm_intent(
+                created.id, payment_method="pm_card_chargeDeclined", idempotency_key="c1"
+            )
+        assert declined.value.decline_code == "generic_decline"
+
+
+async def test_the_same_key_with_other_parameters_is_an_idempotency_error(
+    provider: TestProvider,
+) -> None:
+    created = await _intent(provider, "k1", amount=1000)
+    with pytest.raises(ProviderError, match="idempotency_error"):
+        await _intent(provider, "k1", amount=2000)
+    with pytest.raises(ProviderError, match="idempotency_error"):
+        await _intent(provider, "k1", metadata={"order": "other"})
+    # ... or with another operation.
+    with pytest.raises(ProviderError, match="idempotency_error"):
+        await provider.confirm_intent(
+            created.id, payment_method="pm_card_visa", idempotency_key="k1"
+        )
+    await provider.confirm_intent(created.id, payment_method="pm_card_visa", idempotency_key="k2")
+    await provider.refund(created.id, amount_minor=100, idempotency_key="k3")
+    with pytest.raises(ProviderError, match="idempotency_error"):
+        await provider.refund(created.id, amount_minor=200, idempotency_key="k3")
+    assert len(provider.intents()) == 1
+    assert [r.amount_minor for r in provider.refunds()] == [100]
+
+
+async def test_parameters_that_fail_validation_save_nothing(provider: TestProvider) -> None:
+    with pytest.raises(ProviderError):
+        await _intent(provider, "k1", amount=0)
+    created = await _intent(provider, "k1", amount=100)
+    assert created.amount_minor == 100
+
+
+async def test_a_key_is_required(provider: TestProvider) -> None:
+    with pytest.raises(ProviderError, match="idempotency key"):
+        await _intent(provider, "")
+
+
+async def test_concurrent_retries_of_one_key_charge_once(provider: TestProvider) -> None:
+    created = await _intent(provider)
+    results = await asyncio.gather(
+        *(
+            provider.confirm_intent(created.id, payment_method="pm_card_visa", idempotency_key="c")
+            for _ in range(50)
+        )
+    )
+    assert {r.status for r in results} == {IntentStatus.SUCCEEDED}
+    refunds = await asyncio.gather(
+        *(provider.refund(created.id, amount_minor=1250, idempotency_key="r") for _ in range(20))
+    )
+    assert len(set(refunds)) == 1
+    assert len(provider.refunds()) == 1
+
+
+async def test_ids_are_deterministic_per_key() -> None:
+    a, b = TestProvider(), TestProvider()
+    assert (await _intent(a, "same")).id == (await _intent(b, "same")).id
+    assert (await _intent(a, "other")).id != (await _intent(b, "same")).id
+
+
+async def test_inputs_are_copied_and_currency_normalised(provider: TestProvider) -> None:
+    metadata = {"order": "o1"}
+    created = await provider.create_intent(
+        amount_minor=100,
+        currency="eur",
+        capture="automatic",
+        metadata=metadata,
+        transfer_group=None,
+        idempotency_key="k1",
+    )
+    metadata["order"] = "changed"
+    created.metadata["order"] = "changed too"
+    intent = await provider.retrieve_intent(created.id)
+    assert intent.metadata == {"order": "o1"}
+    assert intent.currency == "EUR"
+    with pytest.raises(ProviderError, match="currency"):
+        await provider.create_intent(
+            amount_minor=100,
+            currency="dollars",
+            capture="automatic",
+            metadata={},
+            transfer_group=None,
+            idempotency_key="k2",
+        )
+
+
+# --- transfers, reversals, payouts -----------------------------------------------------------
+
+
+async def test_transfers_reversals_and_payouts_are_recorded(provider: TestProvider) -> None:
+    transfer = await provider.transfer(
+        destination="acct_seller",
+        amount_minor=800,
+        currency="USD",
+        transfer_group="order-1",
+        idempotency_key="t1",
+    )
+    assert transfer.startswith("tr_test_")
+    replay = await provider.transfer(
+        destination="acct_seller",
+        amount_minor=800,
+        currency="USD",
+        transfer_group="order-1",
+        idempotency_key="t1",
+    )
+    assert replay == transfer
+
+    reversal = await provider.reverse_transfer(transfer, amount_minor=300, idempotency_key="v1")
+    assert reversal.startswith("trr_test_")
+    with pytest.raises(ProviderError, match="amount_too_large"):
+        await provider.reverse_transfer(transfer, amount_minor=501, idempotency_key="v2")
+    with pytest.raises(ProviderError, match="no such transfer"):
+        await provider.reverse_transfer("tr_test_nope", amount_minor=1, idempotency_key="v3")
+
+    payout = await provider.payout(
+        destination="acct_seller", amount_minor=500, currency="USD", idempotency_key="p1"
+    )
+    assert payout.startswith("po_test_")
+
+    [recorded] = provider.transfers()
+    assert (recorded.id, recorded.destination, recorded.amount_minor) == (
+        transfer,
+        "acct_seller",
+        800,
+    )
+    assert (recorded.transfer_group, recorded.amount_reversed_minor) == ("order-1", 300)
+    assert [(r.id, r.transfer_id, r.amount_minor) for r in provider.reversals()] == [
+        (reversal, transfer, 300)
+    ]
+    assert [(p.id, p.destination, p.amount_minor, p.currency) for p in provider.payouts()] == [
+        (payout, "acct_seller", 500, "USD")
+    ]
+
+    provider.reset()
+    assert provider.transfers() == []
+    assert provider.payouts() == []

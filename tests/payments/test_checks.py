@@ -1,0 +1,534 @@
+"""`check_ledger` and `ipmarket ledger check`: clean on a consistent ledger, and naming each
+kind of discrepancy planted around the ledger module (the append-only and balance triggers
+are bypassed with session_replication_role, inside the test's own transaction)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from typer.testing import CliRunner
+
+from ipmarket.cli import app
+from ipmarket.kit.clock import clock
+from ipmarket.kit.db import Database
+from ipmarket.kit.ids import new_id
+from ipmarket.payments.checks import check_ledger, ledger_size
+from ipmarket.payments.ledger import (
+    SALE,
+    Line,
+    balance,
+    payouts_account,
+    platform_revenue,
+    post,
+    provider_clearing,
+    release_matured,
+    user_available,
+    user_pending,
+)
+from ipmarket.payments.models import (
+    AccountKind,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerPosting,
+    Transaction,
+)
+from ipmarket.payments.splits import Split, add_splits, split_refund
+from tests.payments.test_ledger import new_users, sale_lines, sale_split
+
+T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
+HOLD = timedelta(days=7)
+
+
+@dataclass
+class World:
+    buyer: uuid.UUID
+    seller: uuid.UUID
+    licensors: list[uuid.UUID]
+    sale: Transaction
+    fee: Transaction
+
+
+def _shares_json(split: Split) -> list[dict[str, Any]]:
+    return [
+        {
+            "recipientId": str(share.recipient_id),
+            "licenseId": str(share.license_id),
+            "percentage": str(share.percentage),
+            "amountMinor": share.amount_minor,
+        }
+        for share in split.shares
+    ]
+
+
+async def settle(
+    session: AsyncSession,
+    *,
+    buyer: uuid.UUID,
+    seller: uuid.UUID,
+    split: Split,
+    transaction_type: str = "product_sale",
+    status: str = "completed",
+    posted: bool = True,
+) -> Transaction:
+    """A transaction and, when `posted`, its sale posting, as the purchase flow makes them."""
+    transaction = Transaction(
+        id=new_id(),
+        created_at=clock.now(),
+        transaction_type=transaction_type,
+        buyer_id=buyer,
+        seller_id=seller,
+        amount_minor=split.amount_minor,
+        platform_fee_minor=split.platform_fee_minor,
+        seller_amount_minor=split.seller_amount_minor,
+        revenue_shares=_shares_json(split),
+        status=status,
+        refunded_minor=0,
+    )
+    session.add(transaction)
+    await session.flush()
+    if posted:
+        await post(
+            session,
+            kind=SALE,
+            reference=str(transaction.id),
+            lines=sale_lines(split, seller, available_at=clock.now() + HOLD),
+            transaction_id=transaction.id,
+        )
+    return transaction
+
+
+async def refund(
+    session: AsyncSession,
+    transaction: Transaction,
+    original: Split,
+    amount: int,
+    already: Split | None,
+) -> Split:
+    """A refund of matured earnings: every part taken back from available."""
+    part = split_refund(original, amount, already_refunded=already)
+    lines = [
+        Line(provider_clearing(), part.amount_minor),
+        Line(platform_revenue(), -part.platform_fee_minor),
+        Line(user_available(transaction.seller_id), -part.seller_amount_minor),
+        *(Line(user_available(s.recipient_id), -s.amount_minor) for s in part.shares),
+    ]
+    await post(
+        session,
+        kind="refund",
+        reference=str(new_id()),
+        lines=[line for line in lines if line.amount_minor],
+        transaction_id=transaction.id,
+    )
+    total = part if already is None else add_splits(already, part)
+    status = "refunded" if total.amount_minor == original.amount_minor else "completed"
+    await session.execute(
+        update(Transaction)
+        .where(Transaction.id == transaction.id)
+        .values(refunded_minor=total.amount_minor, status=status)
+    )
+    return total
+
+
+async def payout(session: AsyncSession, user_id: uuid.UUID, amount: int) -> None:
+    await post(
+        session,
+        kind="payout",
+        reference=str(new_id()),
+        lines=[Line(user_available(user_id), -amount), Line(payouts_account(), amount)],
+    )
+
+
+async def consistent_world(db: Database) -> World:
+    """A sale under a two-licensor chain, a license fee, a pending purchase; the hold
+    passes; a partial refund, a payout, then the rest refunded (the seller goes below zero,
+    as a refund after a payout may)."""
+    clock.freeze(T0)
+    buyer, seller, first, second = await new_users(db, 4)
+    split = sale_split(999, [first, second])
+    fee_split = sale_split(5000, [])
+    async with db.transaction() as session:
+        sale = await settle(session, buyer=buyer, seller=seller, split=split)
+        fee = await settle(
+            session, buyer=seller, seller=first, split=fee_split, transaction_type="license_fee"
+        )
+        await settle(
+            session, buyer=buyer, seller=seller, split=split, status="pending", posted=False
+        )
+    clock.advance(HOLD)
+    async with db.transaction() as session:
+        assert await release_matured(session, now=clock.now()) == 4
+    clock.advance(timedelta(hours=1))
+    async with db.transaction() as session:
+        so_far = await refund(session, sale, split, 333, None)
+    clock.advance(timedelta(hours=1))
+    async with db.transaction() as session:
+        available = (await balance(session, seller)).available_minor
+        await payout(session, seller, available - 10)
+    clock.advance(timedelta(hours=1))
+    async with db.transaction() as session:
+        await refund(session, sale, split, 999 - 333, so_far)
+        assert (await balance(session, seller)).available_minor < 0
+    return World(buyer, seller, [first, second], sale, fee)
+
+
+async def replica(session: AsyncSession) -> None:
+    """Triggers off for the rest of this session's transaction (never committed here)."""
+    await session.execute(text("SET LOCAL session_replication_role = replica"))
+
+
+async def account_id(
+    session: AsyncSession, kind: AccountKind, owner: uuid.UUID | None
+) -> uuid.UUID:
+    found = await session.scalar(
+        select(LedgerAccount.id).where(
+            LedgerAccount.kind == kind.value,
+            LedgerAccount.owner_id.is_(None) if owner is None else LedgerAccount.owner_id == owner,
+        )
+    )
+    assert found is not None
+    return found
+
+
+# --- check_ledger -------------------------------------------------------------------------------
+
+
+async def test_a_consistent_ledger_has_no_discrepancy(db: Database) -> None:
+    await consistent_world(db)
+    async with db.sessionmaker() as session:
+        assert await check_ledger(session) == []
+        size = await ledger_size(session)
+    # 2 sales, 4 releases (3 parts of the sale, 1 of the fee), 2 refunds, 1 payout; 3
+    # transactions
+    assert (size.postings, size.transactions) == (9, 3)
+
+
+async def test_sales_are_checked_in_batches(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given seven settled sales, the last without its posting, read two at a time
+    from ipmarket.payments import checks
+
+    monkeypatch.setattr(checks, "_BATCH", 2)
+    clock.freeze(T0)
+    buyer, seller = await new_users(db, 2)
+    async with db.transaction() as session:
+        for n in range(7):
+            clock.advance(timedelta(minutes=1))
+            last = await settle(
+                session, buyer=buyer, seller=seller, split=sale_split(100 + n, []), posted=n < 6
+            )
+    # then every batch is checked, the last one included
+    async with db.sessionmaker() as session:
+        assert await check_ledger(session) == [
+            f"transaction {last.id} (product_sale): has no sale posting"
+        ]
+
+
+async def test_an_empty_ledger_has_no_discrepancy(db: Database) -> None:
+    async with db.sessionmaker() as session:
+        assert await check_ledger(session) == []
+
+
+async def test_an_unbalanced_posting_is_named(db: Database) -> None:
+    await consistent_world(db)
+    async with db.sessionmaker() as session:
+        # given a posting of one +7 entry, written with the balance trigger off
+        await replica(session)
+        revenue = await account_id(session, AccountKind.PLATFORM_REVENUE, None)
+        posting_id = new_id()
+        session.add(LedgerPosting(id=posting_id, kind="forged", reference="f-1"))
+        await session.flush()
+        session.add(LedgerEntry(posting_id=posting_id, account_id=revenue, amount_minor=7))
+        await session.flush()
+
+        # then the check names it, its single entry, and the ledger's total
+        assert await check_ledger(session) == [
+            f"posting {posting_id} (forged f-1): its USD entries sum to 7, not to zero",
+            f"posting {posting_id} (forged f-1) has 1 entry; a posting has at least two",
+            "the ledger's USD accounts sum to 7, not to zero",
+        ]
+
+
+async def test_a_posting_without_entries_is_named(db: Database) -> None:
+    async with db.sessionmaker() as session:
+        posting_id = new_id()
+        session.add(LedgerPosting(id=posting_id, kind="adjustment", reference="a-1"))
+        await session.flush()
+        assert await check_ledger(session) == [
+            f"posting {posting_id} (adjustment a-1) has 0 entries; a posting has at least two"
+        ]
+
+
+async def test_a_sale_whose_parts_do_not_add_up_is_named(db: Database) -> None:
+    world = await consistent_world(db)
+    async with db.sessionmaker() as session:
+        await session.execute(
+            update(Transaction)
+            .where(Transaction.id == world.fee.id)
+            .values(seller_amount_minor=Transaction.seller_amount_minor - 1)
+        )
+        assert await check_ledger(session) == [
+            (
+                f"transaction {world.fee.id} (license_fee): platform fee 500 + revenue shares 0 "
+                "+ seller's amount 4499 = 4999, not the amount 5000"
+            )
+        ]
+
+
+async def test_malformed_revenue_shares_are_named(db: Database) -> None:
+    world = await consistent_world(db)
+    async with db.sessionmaker() as session:
+        shares = _shares_json(sale_split(999, world.licensors))
+        del shares[1]["amountMinor"]
+        shares[0]["recipientId"] = "nobody"
+        await session.execute(
+            update(Transaction).where(Transaction.id == world.sale.id).values(revenue_shares=shares)
+        )
+        assert await check_ledger(session) == [
+            f"transaction {world.sale.id} (product_sale): revenue share #1 has no valid recipientId",
+            f"transaction {world.sale.id} (product_sale): revenue share #2 has no integer amountMinor",
+        ]
+
+
+async def test_a_refund_beyond_the_amount_is_named(db: Database) -> None:
+    world = await consistent_world(db)
+    async with db.sessionmaker() as session:
+        # given the table's own check constraint dropped, in this transaction only
+        await session.execute(
+            text("ALTER TABLE transactions DROP CONSTRAINT ck_transactions_refund_within_amount")
+        )
+        await session.execute(
+            update(Transaction).where(Transaction.id == world.sale.id).values(refunded_minor=1000)
+        )
+        assert await check_ledger(session) == [
+            f"transaction {world.sale.id} (product_sale): refunded 1000 of an amount of 999"
+        ]
+
+
+async def test_a_settled_sale_without_its_posting_is_named(db: Database) -> None:
+    clock.freeze(T0)
+    buyer, seller = await new_users(db, 2)
+    async with db.sessionmaker() as session:
+        sale = await settle(
+            session, buyer=buyer, seller=seller, split=sale_split(100, []), posted=False
+        )
+        assert await check_ledger(session) == [
+            f"transaction {sale.id} (product_sale): has no sale posting"
+        ]
+
+
+async def test_a_sale_posting_that_does_not_match_the_parts_is_named(db: Database) -> None:
+    # given a sale whose posting gives the platform a cent of the seller's and a licensor
+    # a cent of the gross the provider never held
+    clock.freeze(T0)
+    buyer, seller, licensor = await new_users(db, 3)
+    split = sale_split(1000, [licensor])  # 100 fee, 50 licensor, 850 seller
+    async with db.sessionmaker() as session:
+        sale = await settle(session, buyer=buyer, seller=seller, split=split, posted=False)
+        await post(
+            session,
+            kind=SALE,
+            reference=str(sale.id),
+            lines=[
+                Line(provider_clearing(), -1001),
+                Line(platform_revenue(), 101),
+                Line(user_pending(seller), 849),
+                Line(user_pending(licensor), 51),
+            ],
+        )
+        posting_id = await session.scalar(
+            select(LedgerPosting.id).where(LedgerPosting.reference == str(sale.id))
+        )
+        where = f"transaction {sale.id} (product_sale): its sale posting {posting_id}"
+        assert sorted(await check_ledger(session)) == sorted(
+            [
+                f"{where} moves 101 for platform revenue, expected 100",
+                f"{where} moves -1001 for provider clearing, expected -1000",
+                f"{where} moves 849 for user {seller}, expected 850",
+                f"{where} moves 51 for user {licensor}, expected 50",
+            ]
+        )
+
+
+async def test_a_sale_posting_in_another_currency_is_named(db: Database) -> None:
+    clock.freeze(T0)
+    buyer, seller = await new_users(db, 2)
+    async with db.sessionmaker() as session:
+        sale = await settle(
+            session, buyer=buyer, seller=seller, split=sale_split(100, []), posted=False
+        )
+        await post(
+            session,
+            kind=SALE,
+            reference=str(sale.id),
+            lines=[
+                Line(provider_clearing("EUR"), -100),
+                Line(platform_revenue("EUR"), 10),
+                Line(user_pending(seller, "EUR"), 90),
+            ],
+        )
+        problems = await check_ledger(session)
+        assert len(problems) == 1
+        assert problems[0].startswith(f"transaction {sale.id} (product_sale): its sale posting")
+        assert problems[0].endswith("has entries in EUR, the sale is in USD")
+
+
+async def test_sale_postings_without_a_settled_sale_are_named(db: Database) -> None:
+    clock.freeze(T0)
+    buyer, seller = await new_users(db, 2)
+    split = sale_split(100, [])
+    async with db.sessionmaker() as session:
+        pending = await settle(session, buyer=buyer, seller=seller, split=split, status="pending")
+        await post(
+            session,
+            kind=SALE,
+            reference="no-such-transaction",
+            lines=sale_lines(split, seller, available_at=None),
+        )
+        rows = await session.execute(select(LedgerPosting.reference, LedgerPosting.id))
+        postings = {row.reference: row.id for row in rows}
+        assert sorted(await check_ledger(session)) == sorted(
+            [
+                (
+                    f"posting {postings[str(pending.id)]} (sale {pending.id}) moves money for "
+                    f"transaction {pending.id}, a product_sale that is pending"
+                ),
+                (
+                    f"posting {postings['no-such-transaction']} (sale no-such-transaction) "
+                    "belongs to no transaction"
+                ),
+            ]
+        )
+
+
+async def test_a_payout_beyond_earnings_is_named(db: Database) -> None:
+    # given a seller who earned 90 and, an hour later, was paid out 150
+    clock.freeze(T0)
+    buyer, seller = await new_users(db, 2)
+    async with db.transaction() as session:
+        await settle(session, buyer=buyer, seller=seller, split=sale_split(100, []))
+    clock.advance(timedelta(hours=1))
+    async with db.sessionmaker() as session:
+        await payout(session, seller, 150)
+        # then the check names the seller and when it happened
+        assert await check_ledger(session) == [
+            (
+                f"user {seller}: payouts of 150 USD exceed their earnings of 90 as of "
+                f"{(T0 + timedelta(hours=1)).isoformat()}"
+            )
+        ]
+
+
+async def test_a_payout_within_earnings_later_refunded_is_no_discrepancy(db: Database) -> None:
+    # given a seller paid out all of their 90, whose sale is then refunded in full
+    clock.freeze(T0)
+    buyer, seller = await new_users(db, 2)
+    split = sale_split(100, [])
+    async with db.transaction() as session:
+        sale = await settle(session, buyer=buyer, seller=seller, split=split, posted=False)
+        await post(
+            session,
+            kind=SALE,
+            reference=str(sale.id),
+            lines=[
+                Line(provider_clearing(), -100),
+                Line(platform_revenue(), 10),
+                Line(user_available(seller), 90),
+            ],
+        )
+    clock.advance(timedelta(hours=1))
+    async with db.transaction() as session:
+        await payout(session, seller, 90)
+    clock.advance(timedelta(hours=1))
+    async with db.transaction() as session:
+        await refund(session, sale, split, 100, None)
+    # then the balance is below zero, as a refund after a payout may leave it, and the
+    # ledger is sound
+    async with db.sessionmaker() as session:
+        assert (await balance(session, seller)).available_minor == -90
+        assert await check_ledger(session) == []
+
+
+# --- the command --------------------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def command_env(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[None]:
+    """The command against this run's database; logging as it was before it ran."""
+    for name in ("REDIS_URL", "RABBITMQ_URL", "SMTP_URL", "IPMARKET_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    structlog_config = structlog.get_config()
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.configure(**structlog_config)
+
+
+@pytest.mark.usefixtures("command_env")
+async def test_the_command_passes_on_a_consistent_ledger(db: Database) -> None:
+    await consistent_world(db)
+    # the command runs its own event loop: in a thread of its own
+    result = await asyncio.to_thread(runner.invoke, app, ["ledger", "check"])
+    assert result.exit_code == 0, result.output
+    assert "ledger check: OK (9 postings, 3 transactions)" in result.stdout
+
+
+@pytest.mark.usefixtures("command_env")
+async def test_the_command_fails_naming_each_discrepancy(db: Database) -> None:
+    world = await consistent_world(db)
+    # given, committed around the ledger module, a forged entry and a missing sale posting
+    async with db.transaction() as session:
+        await replica(session)
+        revenue = await account_id(session, AccountKind.PLATFORM_REVENUE, None)
+        posting_id = await session.scalar(
+            select(LedgerPosting.id).where(LedgerPosting.reference == str(world.fee.id))
+        )
+        assert posting_id is not None
+        session.add(LedgerEntry(posting_id=posting_id, account_id=revenue, amount_minor=3))
+        unposted = await settle(
+            session, buyer=world.buyer, seller=world.seller, split=sale_split(200, []), posted=False
+        )
+
+    try:
+        result = await asyncio.to_thread(runner.invoke, app, ["ledger", "check"])
+    finally:
+        # leave no forged rows behind, whatever runs next
+        async with db.transaction() as session:
+            await replica(session)
+            for table in ("ledger_entries", "ledger_postings", "ledger_accounts", "transactions"):
+                await session.execute(text(f"DELETE FROM {table}"))
+
+    assert result.exit_code == 1, result.output
+    assert f"posting {posting_id} (sale {world.fee.id}): its USD entries sum to 3" in result.stderr
+    assert (
+        f"transaction {world.fee.id} (license_fee): its sale posting {posting_id} moves 503 "
+        in result.stderr
+    )
+    assert f"transaction {unposted.id} (product_sale): has no sale posting" in result.stderr
+    assert "the ledger's USD accounts sum to 3, not to zero" in result.stderr
+    assert "ledger check: 4 discrepancies" in result.stderr
+    assert "OK" not in result.stdout
+    assert "Traceback" not in result.output
+
+
+def test_the_command_is_listed() -> None:
+    result = runner.invoke(app, ["ledger", "--help"])
+    assert result.exit_code == 0
+    assert "check" in result.output

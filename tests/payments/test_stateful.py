@@ -1,0 +1,290 @@
+"""A market under random use: purchases (paid, declined, left pending), confirmations,
+refunds, payouts, revocations and time passing, through the API. After every step the ledger
+sums to zero and passes `check_ledger`, every sale's parts sum to its amount, nobody has been
+paid out more than they earned, and the stock is never negative nor oversold."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any, ClassVar, TypeVar
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from sqlalchemy import func, select
+
+from ipmarket.kit.clock import clock
+from ipmarket.kit.db import Database
+from ipmarket.payments.checks import check_ledger
+from ipmarket.payments.models import (
+    AccountKind,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerPosting,
+    Payout,
+    Transaction,
+)
+from ipmarket.payments.reservations import expire_reservations
+from ipmarket.products import Product
+from tests.conftest import _empty_all
+from tests.payments.shop import DECLINED, VISA, Shop, freeze
+from tests.support import Account
+
+T = TypeVar("T")
+STOCK = 12
+HELD = ("pending", "completed", "refunded")
+
+
+class Market(RuleBasedStateMachine):
+    """One shop per example: a creator's original, licensed (10%) to S1 who made a
+    derivative, licensed (5%) to S2 who sells a product at 7.77; two buyers."""
+
+    shop: ClassVar[Shop]
+    loop: ClassVar[asyncio.AbstractEventLoop]
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run_until_complete(coroutine)
+
+    def tick(self) -> None:
+        """A second passes between two things people do (as on a real clock: the ledger
+        check orders a user's payouts and refunds by time)."""
+        clock.advance(timedelta(seconds=1))
+
+    # --- the market --------------------------------------------------------------------------
+
+    @initialize(hold_days=st.sampled_from([0, 1]))
+    def open_market(self, hold_days: int) -> None:
+        freeze()
+        self.run(self._open(hold_days))
+
+    async def _open(self, hold_days: int) -> None:
+        shop, rights = self.shop, self.shop.rights
+        # Every example starts from empty tables and a fresh provider, so it can be replayed.
+        await _empty_all(shop.db)
+        shop.provider.reset()
+        rights.admin = None
+        await shop.settings(payoutHoldDays=hold_days, minimumPayout=1)
+        self.creator = await rights.user("creator")
+        self.s1 = await rights.user("secondary_creator")
+        self.s2 = await rights.user("secondary_creator")
+        original = await rights.asset(self.creator)
+        t1 = await rights.terms(self.creator, original["id"], revenueSharePercentage=10)
+        self.l1 = await rights.license(self.s1, self.creator, original["id"], t1["id"])
+        derivative = await rights.asset(self.s1, parent_license_id=self.l1["id"])
+        t2 = await rights.terms(self.s1, derivative["id"], revenueSharePercentage=5)
+        self.l2 = await rights.license(self.s2, self.s1, derivative["id"], t2["id"])
+        product = await rights.product(self.s2, self.l2["id"], price=7.77, inventoryCount=STOCK)
+        self.product_id: str = product["id"]
+        self.buyers = [await shop.buyer(), await shop.buyer()]
+        self.parties = [self.creator, self.s1, self.s2]
+        self.sales: list[str] = []
+        self.pending: list[str] = []
+        self.revoked = False
+
+    def accounts(self) -> list[Account]:
+        return [*self.parties, *self.buyers]
+
+    # --- what people do ----------------------------------------------------------------------
+
+    @rule(
+        buyer=st.integers(0, 1),
+        quantity=st.integers(1, 3),
+        how=st.sampled_from(["pay", "pay", "declined", "later"]),
+    )
+    def purchase(self, buyer: int, quantity: int, how: str) -> None:
+        self.tick()
+        method = {"pay": VISA, "declined": DECLINED, "later": None}[how]
+        response = self.run(
+            self.shop.buy(
+                self.buyers[buyer], self.product_id, quantity=quantity, payment_method=method
+            )
+        )
+        if response.status_code == 201:
+            data = response.json()["data"]
+            (self.sales if data["status"] == "completed" else self.pending).append(data["id"])
+            assert not self.revoked
+        elif response.status_code == 402:
+            assert how == "declined"
+        else:
+            assert response.status_code == 409, response.text
+            code = response.json()["error"]["code"]
+            assert code == ("LICENSE_EXPIRED" if self.revoked else "CONFLICT"), response.text
+
+    @precondition(lambda self: bool(self.pending))
+    @rule(data=st.data())
+    def confirm(self, data: st.DataObject) -> None:
+        self.tick()
+        tx_id = data.draw(st.sampled_from(self.pending))
+        buyer = self.run(self._buyer_of(tx_id))
+        response = self.run(
+            self.shop.post(
+                "/v1/payments/confirm", buyer, {"transactionId": tx_id, "paymentMethod": VISA}
+            )
+        )
+        self.pending.remove(tx_id)
+        if response.status_code == 200:
+            self.sales.append(tx_id)
+        else:
+            # expired, or no longer authorised by the chain
+            assert response.status_code == 409, response.text
+
+    @precondition(lambda self: bool(self.sales))
+    @rule(data=st.data(), share=st.sampled_from([None, 0.5, 0.13]))
+    def refund(self, data: st.DataObject, share: float | None) -> None:
+        self.tick()
+        tx_id = data.draw(st.sampled_from(self.sales))
+        left = self.run(self._left_to_refund(tx_id))
+        amount = None if share is None else max(1, int(left * share)) / 100
+        response = self.run(self.shop.refund(self.s2, tx_id, amount))
+        if left == 0:
+            assert response.status_code == 409, response.text
+        else:
+            assert response.status_code == 200, response.text
+
+    @rule(party=st.integers(0, 2), everything=st.booleans())
+    def payout(self, party: int, everything: bool) -> None:
+        self.tick()
+        account = self.parties[party]
+        available = self.run(self.shop.ledger_balance(account.id)).available_minor
+        amount = None if everything else max(available // 2, 100) / 100
+        response = self.run(self.shop.payout(account, amount))
+        if response.status_code != 201:
+            assert response.status_code == 422, response.text
+
+    @precondition(lambda self: not self.revoked and len(self.sales) >= 2)
+    @rule(which=st.sampled_from(["l1", "l2"]))
+    def revoke(self, which: str) -> None:
+        self.tick()
+        license_, licensor = (self.l1, self.creator) if which == "l1" else (self.l2, self.s1)
+        response = self.run(
+            self.shop.client.put(
+                f"/v1/licenses/{license_['id']}/revoke",
+                json={"reason": "The terms were broken"},
+                headers=licensor.auth,
+            )
+        )
+        assert response.status_code == 200, response.text
+        self.revoked = True
+
+    @rule(minutes=st.sampled_from([5, 20, 12 * 60, 36 * 60]))
+    def time_passes(self, minutes: int) -> None:
+        clock.advance(timedelta(minutes=minutes))
+        self.run(self._after_a_while())
+
+    async def _after_a_while(self) -> None:
+        await self.shop.log_in_again(*self.accounts())
+        await self.shop.release_matured()
+        async with self.shop.db.transaction() as session:
+            await expire_reservations(session)
+        # what the expiry job ended is no longer pending
+        async with self.shop.db.sessionmaker() as session:
+            statuses = dict(
+                (await session.execute(select(Transaction.id, Transaction.status))).all()
+            )
+        for tx_id in list(self.pending):
+            status = statuses[uuid.UUID(tx_id)]
+            if status != "pending":
+                self.pending.remove(tx_id)
+                if status == "completed":
+                    self.sales.append(tx_id)
+
+    # --- what must always hold ---------------------------------------------------------------
+
+    @invariant()
+    def books_are_sound(self) -> None:
+        if hasattr(self, "product_id"):
+            self.run(self._check())
+
+    async def _check(self) -> None:
+        db: Database = self.shop.db
+        async with db.sessionmaker() as session:
+            assert await check_ledger(session) == []
+            total = await session.scalar(
+                select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0))
+            )
+            assert total == 0
+            product = await session.get(Product, uuid.UUID(self.product_id))
+            assert product is not None
+            sales = (
+                await session.execute(
+                    select(Transaction).where(Transaction.product_id == product.id)
+                )
+            ).scalars()
+            held = 0
+            for tx in sales:
+                shares = sum(int(s["amountMinor"]) for s in tx.revenue_shares)
+                assert tx.platform_fee_minor + shares + tx.seller_amount_minor == tx.amount_minor
+                assert 0 <= tx.refunded_minor <= tx.amount_minor
+                if tx.status in HELD:
+                    held += tx.quantity
+            assert product.inventory_count >= 0
+            assert product.inventory_count + held == STOCK
+            for account in self.parties:
+                paid = await session.scalar(
+                    select(func.coalesce(func.sum(Payout.amount_minor), 0)).where(
+                        Payout.user_id == account.id
+                    )
+                )
+                earned = await session.scalar(
+                    select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0))
+                    .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+                    .join(LedgerPosting, LedgerPosting.id == LedgerEntry.posting_id)
+                    .where(
+                        LedgerAccount.owner_id == account.id,
+                        LedgerAccount.kind.in_(
+                            [AccountKind.USER_PENDING.value, AccountKind.USER_AVAILABLE.value]
+                        ),
+                        LedgerPosting.kind == "sale",
+                    )
+                )
+                assert int(paid or 0) <= int(earned or 0)
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    async def _buyer_of(self, tx_id: str) -> Account:
+        async with self.shop.db.sessionmaker() as session:
+            tx = (
+                await session.execute(select(Transaction).where(Transaction.id == uuid.UUID(tx_id)))
+            ).scalar_one()
+        return next(b for b in self.buyers if b.id == tx.buyer_id)
+
+    async def _left_to_refund(self, tx_id: str) -> int:
+        async with self.shop.db.sessionmaker() as session:
+            tx = (
+                await session.execute(select(Transaction).where(Transaction.id == uuid.UUID(tx_id)))
+            ).scalar_one()
+        return tx.amount_minor - tx.refunded_minor
+
+
+@pytest.fixture
+async def fixtures_loop() -> asyncio.AbstractEventLoop:
+    return asyncio.get_running_loop()
+
+
+def test_the_market_keeps_its_books(
+    client: httpx.AsyncClient, db: Database, fixtures_loop: asyncio.AbstractEventLoop
+) -> None:
+    Market.shop = Shop(client, db)
+    Market.loop = fixtures_loop
+    run_state_machine_as_test(
+        Market,
+        settings=settings(
+            max_examples=10,
+            stateful_step_count=25,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
