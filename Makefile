@@ -16,7 +16,7 @@ BENCH_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv install run migrate worker test bench lint format clean distclean
+.PHONY: help venv install run migrate worker test bench bench-purchases lint format clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ test: $(STAMP) ## Run the test suite against the local PostgreSQL, Redis and Rab
 
 bench: $(STAMP) ## Seed a catalogue in its own database and print HTTP latency figures (see bench/README.md)
 	$(BIN)/python -m bench.catalogue $(BENCH_ARGS)
+
+bench-purchases: $(STAMP) ## Race buyers for limited stock over HTTP; print throughput and the oversell check
+	$(BIN)/python -m bench.purchases $(BENCH_ARGS)
 
 lint: $(STAMP) ## ruff, ruff format --check, mypy --strict, import contracts
 	@status=0; \
