@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, EmailStr, Field, StringConstraints, field_validator
+from pydantic import EmailStr, Field, StringConstraints, field_validator
 
-from ipmarket.kit.schemas import ReadSchema, Schema
+from ipmarket.kit.schemas import JsonObject, ReadSchema, Schema
 
 Username = Annotated[
     str,
@@ -17,16 +16,7 @@ Username = Annotated[
 ]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Token = Annotated[str, StringConstraints(min_length=16, max_length=256)]
-MAX_PROFILE_BYTES = 16_384
-
-
-def _bounded_profile(value: dict[str, Any]) -> dict[str, Any]:
-    if len(json.dumps(value)) > MAX_PROFILE_BYTES:
-        raise ValueError(f"profileData must be at most {MAX_PROFILE_BYTES} bytes as JSON")
-    return value
-
-
-ProfileData = Annotated[dict[str, Any], AfterValidator(_bounded_profile)]
+ProfileData = JsonObject
 
 
 def _normalise_email(value: str) -> str:

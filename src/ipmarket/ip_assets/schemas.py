@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints
 
-from ipmarket.kit.schemas import ReadSchema, Schema
+from ipmarket.kit.schemas import JsonObject, PatchSchema, ReadSchema, Schema
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Description = Annotated[str, StringConstraints(max_length=20_000)]
@@ -18,16 +17,7 @@ ContentType = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 FileUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
 LongText = Annotated[str, StringConstraints(max_length=10_000)]
-MAX_METADATA_BYTES = 16_384
-
-
-def _bounded(value: dict[str, Any]) -> dict[str, Any]:
-    if len(json.dumps(value)) > MAX_METADATA_BYTES:
-        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
-    return value
-
-
-Metadata = Annotated[dict[str, Any], AfterValidator(_bounded)]
+Metadata = JsonObject
 
 
 class IPAssetCreate(Schema):
@@ -40,20 +30,13 @@ class IPAssetCreate(Schema):
     parent_license_id: uuid.UUID | None = None
 
 
-class IPAssetUpdate(Schema):
+class IPAssetUpdate(PatchSchema):
     title: Title | None = None
     description: Description | None = None
     category: Category | None = None
     content_type: ContentType | None = None
     file_urls: list[FileUrl] | None = Field(default=None, max_length=20)
     metadata: Metadata | None = None
-
-    @field_validator("*")
-    @classmethod
-    def _no_nulls(cls, value: object) -> object:
-        if value is None:
-            raise ValueError("may be omitted but not null")
-        return value
 
 
 class IPAssetRead(ReadSchema):

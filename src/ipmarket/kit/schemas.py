@@ -3,10 +3,11 @@ values (text PostgreSQL can hold, finite numbers) accepted."""
 
 from __future__ import annotations
 
+import json
 import math
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -66,3 +67,27 @@ class ReadSchema(BaseModel):
         populate_by_name=True,
         from_attributes=True,
     )
+
+
+class PatchSchema(Schema):
+    """A partial update: any field may be left out, but none may be sent as null."""
+
+    @field_validator("*")
+    @classmethod
+    def _no_nulls(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
+
+
+MAX_JSON_OBJECT_BYTES = 16_384
+
+
+def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value)) > MAX_JSON_OBJECT_BYTES:
+        raise ValueError(f"must be at most {MAX_JSON_OBJECT_BYTES} bytes as JSON")
+    return value
+
+
+# A free-form JSON object from a client (profile data, metadata, specifications), bounded.
+JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded_json)]

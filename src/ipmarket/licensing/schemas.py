@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, Field, StringConstraints
 
 from ipmarket.ip_assets import parse_duration, parse_territory
 from ipmarket.kit.money import Amount, Percentage
-from ipmarket.kit.schemas import ReadSchema, Schema
+from ipmarket.kit.schemas import JsonObject, PatchSchema, ReadSchema, Schema
 
 LongText = Annotated[str, StringConstraints(max_length=10_000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
@@ -45,7 +44,7 @@ class LicenseTermsCreate(Schema):
     derivatives_allowed: bool = True
 
 
-class LicenseTermsUpdate(Schema):
+class LicenseTermsUpdate(PatchSchema):
     license_type: Literal["standard", "premium", "exclusive"] | None = None
     revenue_share_percentage: Percentage | None = None
     base_fee: Amount | None = None
@@ -55,13 +54,6 @@ class LicenseTermsUpdate(Schema):
     restrictions: LongText | None = None
     auto_approve: bool | None = None
     derivatives_allowed: bool | None = None
-
-    @field_validator("*")
-    @classmethod
-    def _no_nulls(cls, value: object) -> object:
-        if value is None:
-            raise ValueError("may be omitted but not null")
-        return value
 
 
 class LicenseTermsRead(ReadSchema):
@@ -88,18 +80,10 @@ class LicenseTermsRead(ReadSchema):
 # --- applications ----------------------------------------------------------------------
 
 
-def _bounded(value: dict[str, Any]) -> dict[str, Any]:
-    if len(json.dumps(value)) > 16_384:
-        raise ValueError("must be at most 16384 bytes as JSON")
-    return value
-
-
 class ApplicationCreate(Schema):
     ip_asset_id: uuid.UUID
     license_terms_id: uuid.UUID
-    application_data: Annotated[dict[str, Any], AfterValidator(_bounded)] = Field(
-        default_factory=dict
-    )
+    application_data: JsonObject = Field(default_factory=dict)
     max_base_fee: Amount | None = None
     max_revenue_share_percentage: Percentage | None = None
     # Pays the terms' base fee (required when it is above zero): authorised now, captured

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints
 
 from ipmarket.kit.money import Amount, PositiveAmount
-from ipmarket.kit.schemas import ReadSchema, Schema
+from ipmarket.kit.schemas import JsonObject, PatchSchema, ReadSchema, Schema
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 Description = Annotated[str, StringConstraints(max_length=20_000)]
@@ -18,14 +17,7 @@ Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 ImageUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 Inventory = Annotated[int, Field(ge=0, le=10_000_000)]
 
-
-def _bounded(value: dict[str, Any]) -> dict[str, Any]:
-    if len(json.dumps(value)) > 16_384:
-        raise ValueError("must be at most 16384 bytes as JSON")
-    return value
-
-
-Specifications = Annotated[dict[str, Any], AfterValidator(_bounded)]
+Specifications = JsonObject
 
 
 class ProductCreate(Schema):
@@ -39,7 +31,7 @@ class ProductCreate(Schema):
     specifications: Specifications = Field(default_factory=dict)
 
 
-class ProductUpdate(Schema):
+class ProductUpdate(PatchSchema):
     title: Title | None = None
     description: Description | None = None
     category: Category | None = None
@@ -49,13 +41,6 @@ class ProductUpdate(Schema):
     specifications: Specifications | None = None
     # draft <-> active; sold_out and suspended are set by the platform.
     status: Literal["draft", "active"] | None = None
-
-    @field_validator("*")
-    @classmethod
-    def _no_nulls(cls, value: object) -> object:
-        if value is None:
-            raise ValueError("may be omitted but not null")
-        return value
 
 
 class ProductRead(ReadSchema):
