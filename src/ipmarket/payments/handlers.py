@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ipmarket.kit.hooks import on
 from ipmarket.licensing import LicenseFeeAuthorizing, LicenseFeeCapturing, LicenseFeeReleasing
 from ipmarket.payments.idempotency import purge_expired_keys
+from ipmarket.payments.license_fees import LicenseFeeService
 from ipmarket.payments.reservations import expire_reservations
-from ipmarket.payments.service import PaymentService
 from ipmarket.worker.scheduler import periodic
 
 log = structlog.get_logger(__name__)
@@ -20,7 +20,7 @@ log = structlog.get_logger(__name__)
 
 @on(LicenseFeeAuthorizing)
 async def authorize_license_fee(session: AsyncSession, event: LicenseFeeAuthorizing) -> None:
-    event.payment_reference = await PaymentService(session).authorize_license_fee(
+    event.payment_reference = await LicenseFeeService(session).authorize_license_fee(
         license_id=event.license_id,
         applicant_id=event.applicant_id,
         licensor_id=event.licensor_id,
@@ -32,12 +32,12 @@ async def authorize_license_fee(session: AsyncSession, event: LicenseFeeAuthoriz
 
 @on(LicenseFeeCapturing)
 async def capture_license_fee(session: AsyncSession, event: LicenseFeeCapturing) -> None:
-    await PaymentService(session).capture_license_fee(event.license_id)
+    await LicenseFeeService(session).capture_license_fee(event.license_id)
 
 
 @on(LicenseFeeReleasing)
 async def release_license_fee(session: AsyncSession, event: LicenseFeeReleasing) -> None:
-    await PaymentService(session).release_license_fee(event.license_id, reason=event.reason)
+    await LicenseFeeService(session).release_license_fee(event.license_id, reason=event.reason)
 
 
 @periodic("payments.expire_reservations", every=timedelta(minutes=1))

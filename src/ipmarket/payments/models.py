@@ -221,8 +221,15 @@ class IdempotencyKey(Base):
     state: Mapped[str] = mapped_column(String(20), default="in_flight")
     response_status: Mapped[int | None]
     response_body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Refreshed when a stale key is taken over; keys are purged by it.
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     completed_at: Mapped[datetime | None]
+    # The request that holds the key: only it may complete or release it.
+    attempt: Mapped[uuid.UUID] = mapped_column(
+        default=new_id, server_default=func.gen_random_uuid()
+    )
+    # Unchanged by take-overs: ids derived from the key depend on it (see idempotency).
+    first_claimed_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
 class ProviderEvent(Base):

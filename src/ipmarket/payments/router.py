@@ -21,6 +21,7 @@ from ipmarket.kit.money import from_minor
 from ipmarket.kit.pagination import Paging
 from ipmarket.payments.idempotency import Idempotency
 from ipmarket.payments.models import Payout, Refund, Transaction
+from ipmarket.payments.payouts import PayoutService
 from ipmarket.payments.providers import WebhookSignatureError, verify_stripe_signature
 from ipmarket.payments.repository import TransactionFilters
 from ipmarket.payments.schemas import (
@@ -291,7 +292,7 @@ async def refund(
 
 @router.get("/balance", responses=_ERRORS, summary="Your earnings: pending and available")
 async def balance(session: DbSession, principal: CurrentPrincipal) -> APIResponse[BalanceRead]:
-    found = await PaymentService(session).balance(principal.id)
+    found = await PayoutService(session).balance(principal.id)
     return ok(
         BalanceRead(
             currency=found.currency,
@@ -316,7 +317,7 @@ async def payout(
     body: PayoutRequest, session: DbSession, principal: CurrentPrincipal, idempotency: Idempotency
 ) -> Response:
     async def work() -> APIResponse[PayoutRead]:
-        made = await PaymentService(session).payout(
+        made = await PayoutService(session).payout(
             principal, body.amount, payout_id=idempotency.derived_id("payout")
         )
         return ok(payout_read(made))

@@ -34,7 +34,7 @@ from ipmarket.kit.errors import (
     ValidationFailed,
 )
 from ipmarket.kit.ids import new_id
-from ipmarket.kit.money import CURRENCY, from_minor, to_minor
+from ipmarket.kit.money import from_minor, to_minor
 from ipmarket.licensing import LicensingService
 from ipmarket.payments import ledger
 from ipmarket.payments.events import (
@@ -44,8 +44,6 @@ from ipmarket.payments.events import (
     RefundProcessed,
 )
 from ipmarket.payments.models import (
-    Payout,
-    PayoutStatus,
     Refund,
     Transaction,
     TransactionStatus,
@@ -122,15 +120,7 @@ def get_provider() -> PaymentProvider:
     return _provider if _provider is not None else make_provider(get_settings())
 
 
-def connected_account(user_id: uuid.UUID) -> str:
-    """The provider account that receives a user's money.
-
-    Until users connect their own provider accounts (Stripe Connect onboarding), the account
-    is named after the user."""
-    return f"user_{user_id.hex}"
-
-
-async def _call(operation: Awaitable[T], what: str) -> T:
+async def call_provider(operation: Awaitable[T], what: str) -> T:
     try:
         return await operation
     except ProviderError as exc:
@@ -178,6 +168,16 @@ def recipients_of(tx: Transaction) -> set[uuid.UUID]:
     return {uuid.UUID(item["recipientId"]) for item in tx.revenue_shares}
 
 
+async def fresh_id(
+    wanted: uuid.UUID | None, taken: Callable[[uuid.UUID], Awaitable[bool]]
+) -> uuid.UUID:
+    """`wanted` (an id derived from the idempotency key) unless a row already has it:
+    a key reused after it was forgotten must not continue an old operation."""
+    if wanted is None or await taken(wanted):
+        return new_id()
+    return wanted
+
+
 @dataclass(frozen=True)
 class RefundResult:
     refund: Refund
@@ -190,15 +190,6 @@ class PaymentService:
         self.provider = provider or get_provider()
         self.payments = PaymentRepository(session)
         self.products = ProductRepository(session)
-
-    async def _fresh_id(
-        self, wanted: uuid.UUID | None, taken: Callable[[uuid.UUID], Awaitable[bool]]
-    ) -> uuid.UUID:
-        """`wanted` (an id derived from the idempotency key) unless a row already has it:
-        a key reused after it was forgotten must not continue an old operation."""
-        if wanted is None or await taken(wanted):
-            return new_id()
-        return wanted
 
     # --- purchase -----------------------------------------------------------------------------
 
@@ -261,7 +252,7 @@ class PaymentService:
             product.status = ProductStatus.SOLD_OUT.value
         product.updated_at = now
         tx = Transaction(
-            id=await self._fresh_id(transaction_id, self.payments.transaction_exists),
+            id=await fresh_id(transaction_id, self.payments.transaction_exists),
             created_at=now,
             transaction_type=TransactionType.PRODUCT_SALE.value,
             buyer_id=buyer.id,
@@ -281,7 +272,7 @@ class PaymentService:
             updated_at=now,
         )
         await self.payments.add(tx)
-        intent = await _call(
+        intent = await call_provider(
             self.provider.create_intent(
                 amount_minor=amount,
                 currency=tx.currency,
@@ -542,9 +533,9 @@ class PaymentService:
             already = step if already is None else _add(already, step)
         part = split_refund(original, refund_minor, already_refunded=already)
 
-        refund_id = await self._fresh_id(refund_id, self.payments.refund_exists)
+        refund_id = await fresh_id(refund_id, self.payments.refund_exists)
         assert tx.payment_reference is not None
-        provider_reference = await _call(
+        provider_reference = await call_provider(
             self.provider.refund(
                 tx.payment_reference,
                 amount_minor=refund_minor,
@@ -636,93 +627,6 @@ class PaymentService:
                 lines.append(ledger.Line(ledger.user_available(user_id, currency), -amount))
         return lines
 
-    # --- balances and payouts -----------------------------------------------------------------
-
-    async def balance(self, user_id: uuid.UUID) -> ledger.Balance:
-        return await ledger.balance(self.session, user_id)
-
-    async def payout(
-        self, user: Principal, amount: Decimal | None, *, payout_id: uuid.UUID | None = None
-    ) -> Payout:
-        """Pay available earnings out: at least the minimum payout, at most what is
-        available (everything available when `amount` is omitted)."""
-        await self.payments.lock_user_funds(user.id)
-        available = (await ledger.balance(self.session, user.id, CURRENCY)).available_minor
-        platform = await get_platform_settings(self.session)
-        minimum = to_minor(Decimal(platform.payments.minimum_payout))
-        requested = to_minor(amount) if amount is not None else available
-        details: dict[str, Any] = {
-            "available": float(from_minor(available)),
-            "minimumPayout": float(from_minor(minimum)),
-        }
-        if requested <= 0:
-            raise ValidationFailed("Nothing is available to pay out", details=details)
-        if requested > available:
-            raise ValidationFailed(
-                f"The payout exceeds your available balance ({from_minor(available)})",
-                details={**details, "errors": [{"field": "amount", "message": "above available"}]},
-            )
-        if requested < minimum:
-            raise ValidationFailed(
-                f"The minimum payout is {from_minor(minimum)}",
-                details={**details, "errors": [{"field": "amount", "message": "below minimum"}]},
-            )
-        payout_id = await self._fresh_id(payout_id, self.payments.payout_exists)
-        currency = CURRENCY
-        account = connected_account(user.id)
-        # Separate charges and transfers: the platform sends the money to the user's account,
-        # which pays it out to their bank.
-        await _call(
-            self.provider.transfer(
-                destination=account,
-                amount_minor=requested,
-                currency=currency,
-                transfer_group=f"payout_{payout_id}",
-                idempotency_key=f"payout:{payout_id}:transfer",
-            ),
-            "transfer",
-        )
-        reference = await _call(
-            self.provider.payout(
-                destination=account,
-                amount_minor=requested,
-                currency=currency,
-                idempotency_key=f"payout:{payout_id}",
-            ),
-            "payout",
-        )
-        now = utcnow()
-        payout = Payout(
-            id=payout_id,
-            user_id=user.id,
-            amount_minor=requested,
-            currency=currency,
-            status=PayoutStatus.PAID.value,
-            provider_reference=reference,
-            created_at=now,
-            processed_at=now,
-        )
-        await self.payments.add(payout)
-        await ledger.post(
-            self.session,
-            kind=PAYOUT,
-            reference=str(payout.id),
-            lines=[
-                ledger.Line(ledger.user_available(user.id, currency), -requested),
-                ledger.Line(ledger.payouts_account(currency), requested),
-            ],
-            memo=f"payout to {user.id}",
-        )
-        await audit.record(
-            self.session,
-            actor_id=user.id,
-            action="payout.requested",
-            resource_type="payout",
-            resource_id=payout.id,
-            new_values={"amount": str(from_minor(requested)), "currency": currency},
-        )
-        return payout
-
     # --- reading ------------------------------------------------------------------------------
 
     async def search(
@@ -787,103 +691,6 @@ class PaymentService:
         code = error.get("decline_code") or error.get("code") if isinstance(error, dict) else None
         await self._void(tx)
         await self.fail(tx, reason=f"declined: {code or 'payment_failed'}")
-
-    # --- license fees -------------------------------------------------------------------------
-
-    async def authorize_license_fee(
-        self,
-        *,
-        license_id: uuid.UUID,
-        applicant_id: uuid.UUID,
-        licensor_id: uuid.UUID,
-        fee_minor: int,
-        currency: str,
-        payment_method: str,
-    ) -> str:
-        """Authorise (not capture) a license's base fee; returns the intent's id. A decline
-        raises PaymentFailed and nothing is kept."""
-        platform = await get_platform_settings(self.session)
-        split = split_sale(
-            fee_minor,
-            platform_fee_percentage=Decimal(platform.payments.platform_fee_percentage),
-            shares=[],
-        )
-        now = utcnow()
-        tx = Transaction(
-            id=new_id(),
-            created_at=now,
-            transaction_type=TransactionType.LICENSE_FEE.value,
-            buyer_id=applicant_id,
-            seller_id=licensor_id,
-            product_id=None,
-            license_id=license_id,
-            quantity=1,
-            amount_minor=fee_minor,
-            platform_fee_minor=split.platform_fee_minor,
-            seller_amount_minor=split.seller_amount_minor,
-            currency=currency,
-            revenue_shares=[],
-            payment_method=payment_method,
-            status=TransactionStatus.PENDING.value,
-            refunded_minor=0,
-            updated_at=now,
-        )
-        await self.payments.add(tx)
-        intent = await _call(
-            self.provider.create_intent(
-                amount_minor=fee_minor,
-                currency=currency,
-                capture="manual",
-                metadata={"transaction_id": str(tx.id), "license_id": str(license_id)},
-                transfer_group=str(tx.id),
-                idempotency_key=f"{tx.id}:intent",
-            ),
-            "create_intent",
-        )
-        tx.payment_reference = intent.id
-        try:
-            await self.provider.confirm_intent(
-                intent.id, payment_method=payment_method, idempotency_key=f"{tx.id}:confirm"
-            )
-        except PaymentDeclined as exc:
-            await self._void(tx)
-            raise PaymentFailed(
-                f"The license fee could not be authorised: {exc}",
-                details={"declineCode": exc.decline_code or exc.code or "card_declined"},
-            ) from exc
-        except ProviderError as exc:
-            raise ProviderUnavailable(
-                "The payment provider could not complete the request; try again",
-                details={"operation": "confirm_intent"},
-            ) from exc
-        await self.session.flush()
-        return intent.id
-
-    async def capture_license_fee(self, license_id: uuid.UUID) -> Transaction | None:
-        """Take the authorised fee of an approved license: the platform's fee and the
-        licensor's earnings go to the ledger."""
-        tx = await self.payments.pending_license_fee(license_id, for_update=True)
-        if tx is None:
-            return None
-        assert tx.payment_reference is not None
-        try:
-            await self.provider.capture(tx.payment_reference, idempotency_key=f"{tx.id}:capture")
-        except (PaymentDeclined, ProviderError) as exc:
-            raise PaymentFailed(
-                f"The license fee could not be captured: {exc}",
-                details={"transactionId": str(tx.id)},
-            ) from exc
-        await self.complete(tx)
-        await self.session.flush()
-        return tx
-
-    async def release_license_fee(self, license_id: uuid.UUID, *, reason: str) -> None:
-        """Let go of an authorised fee (the application was rejected)."""
-        tx = await self.payments.pending_license_fee(license_id, for_update=True)
-        if tx is None:
-            return
-        await self._void(tx)
-        await self.fail(tx, reason=f"released: {reason}")
 
 
 def _add(a: Split, b: Split) -> Split:
