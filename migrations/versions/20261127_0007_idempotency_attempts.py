@@ -1,9 +1,7 @@
-"""Idempotency keys remember which attempt holds them and when they were first claimed.
+"""Idempotency keys remember which attempt holds them.
 
 `attempt` ties completing or releasing a key to the request that holds it, so a request
-that lost its key to a take-over cannot overwrite the answer. `first_claimed_at` stays the
-same across take-overs: ids derived from the key (a sale, a refund, a payout) are the same
-for every attempt under one claim, and different once a purged key is used again.
+that lost its key to a take-over cannot overwrite the answer.
 
 Revision ID: 0007
 Revises: 0006
@@ -24,20 +22,11 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.add_column(
         "idempotency_keys",
-        sa.Column("attempt", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
-    )
-    op.add_column(
-        "idempotency_keys",
         sa.Column(
-            "first_claimed_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
+            "attempt", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False
         ),
     )
-    op.execute("UPDATE idempotency_keys SET first_claimed_at = created_at")
 
 
 def downgrade() -> None:
-    op.drop_column("idempotency_keys", "first_claimed_at")
     op.drop_column("idempotency_keys", "attempt")

@@ -110,12 +110,25 @@ async def relogin(client: httpx.AsyncClient, account: Account) -> Account:
 
 
 async def apply(
-    client: httpx.AsyncClient, applicant: Account, asset_id: str, terms_id: str, **extra: Any
+    client: httpx.AsyncClient,
+    applicant: Account,
+    asset_id: str,
+    terms_id: str,
+    *,
+    idempotency_key: str | None = None,
+    **extra: Any,
 ) -> httpx.Response:
+    """POST /v1/licenses/apply; an application that pays (`paymentMethod`) carries an
+    Idempotency-Key, a fresh one unless given."""
+    headers = dict(applicant.auth)
+    if idempotency_key is None and "paymentMethod" in extra:
+        idempotency_key = f"apply-{uuid.uuid4()}"
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
     return await client.post(
         "/v1/licenses/apply",
         json={"ipAssetId": asset_id, "licenseTermsId": terms_id, **extra},
-        headers=applicant.auth,
+        headers=headers,
     )
 
 

@@ -556,3 +556,47 @@ async def test_the_license_keeps_its_terms_when_they_change(
         row = await session.get(LicenseApplication, license_["id"])
         assert row is not None and row.terms_snapshot == snapshot
         assert str(row.license_terms_id) == terms["id"]
+
+
+async def test_the_applicant_withdraws_a_pending_application(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    # given a pending application under free terms
+    rights = Rights(client, db)
+    creator = await rights.user("creator")
+    maker = await rights.user("secondary_creator")
+    asset = await rights.asset(creator)
+    terms = await rights.terms(creator, asset["id"])
+    application = await rights.license(maker, creator, asset["id"], terms["id"], approve=False)
+    path = f"/v1/licenses/{application['id']}/withdraw"
+    # an administrator cannot withdraw it for the applicant
+    admin = await create_admin(client, db, level="super_admin")
+    before = await fingerprint(db)
+    error(await client.put(path, headers=admin.auth), 404, "NOT_FOUND")
+    error(await client.put(path, headers=creator.auth), 403, "FORBIDDEN")
+    error(
+        await client.put(f"/v1/licenses/{NOWHERE}/withdraw", headers=maker.auth),
+        404,
+        "NOT_FOUND",
+    )
+    assert await fingerprint(db) == before
+    # when the applicant withdraws it
+    withdrawn = await rights.ok(await client.put(path, headers=maker.auth))
+    # then it is closed as rejected, with the reason, audited, and nobody is notified
+    assert withdrawn["status"] == "rejected"
+    assert withdrawn["rejectionReason"] == "Withdrawn by the applicant"
+    assert withdrawn["feeStatus"] == "none"
+    [audit] = await audits(db, "license.withdrawn", application["id"])
+    assert audit.user_id == maker.id
+    assert audit.new_values == {"status": "rejected", "reason": "Withdrawn by the applicant"}
+    assert await events(db, "license.rejected") == []
+    # and it cannot be withdrawn twice, nor approved now
+    again = error(await client.put(path, headers=maker.auth), 409, "CONFLICT")
+    assert again["details"] == {"status": "rejected"}
+    error(
+        await client.put(f"/v1/licenses/{application['id']}/approve", headers=creator.auth),
+        409,
+        "CONFLICT",
+    )
+    # and the maker may apply for the same terms again
+    await rights.ok(await apply(client, maker, asset["id"], terms["id"]), 201)

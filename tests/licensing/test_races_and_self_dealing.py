@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from ipmarket import provenance
 from ipmarket.kit.cache import MemoryCache
 from ipmarket.kit.db import Database
-from tests.licensing.support import error, fingerprint
+from tests.licensing.support import apply, error, fingerprint
 from tests.rights import Rights
 from tests.support import create_admin
 
@@ -85,10 +85,13 @@ async def test_applying_and_editing_terms_at_once_never_change_what_was_applied_
         terms = await rights.terms(creator, asset["id"], baseFee=10)
         # when the application and a fee rise to 500 race
         applied, edited = await asyncio.gather(
-            client.post(
-                "/v1/licenses/apply",
-                json={"ipAssetId": asset["id"], "licenseTermsId": terms["id"], "maxBaseFee": 10},
-                headers=maker.auth,
+            apply(
+                client,
+                maker,
+                asset["id"],
+                terms["id"],
+                maxBaseFee=10,
+                paymentMethod="pm_card_visa",
             ),
             client.put(
                 f"/v1/ip-assets/{asset['id']}/licenses/{terms['id']}",

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import structlog
 from sqlalchemy import select, text, update
@@ -25,10 +26,14 @@ from ipmarket.kit.db import Database
 from ipmarket.kit.ids import new_id
 from ipmarket.payments.checks import check_ledger, ledger_size
 from ipmarket.payments.ledger import (
+    PAYOUT,
+    PAYOUT_FAILED,
+    PAYOUT_PAID,
     SALE,
     Line,
     balance,
     payouts_account,
+    payouts_in_flight,
     platform_revenue,
     post,
     provider_clearing,
@@ -41,10 +46,15 @@ from ipmarket.payments.models import (
     LedgerAccount,
     LedgerEntry,
     LedgerPosting,
+    Payout,
     Transaction,
+    Transfer,
+    TransferReversal,
 )
 from ipmarket.payments.splits import Split, add_splits, split_refund
+from tests.payments.shop import Shop, freeze
 from tests.payments.test_ledger import new_users, sale_lines, sale_split
+from tests.payments.test_transfers import deliver, three_level_sale
 
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 HOLD = timedelta(days=7)
@@ -140,13 +150,43 @@ async def refund(
     return total
 
 
-async def payout(session: AsyncSession, user_id: uuid.UUID, amount: int) -> None:
+async def payout(
+    session: AsyncSession, user_id: uuid.UUID, amount: int, *, status: str = "paid"
+) -> Payout:
+    """A payout as the payout flow makes it: recorded (available → in flight), then paid
+    (in flight → payouts) or failed (in flight → available)."""
+    row = Payout(
+        id=new_id(),
+        user_id=user_id,
+        amount_minor=amount,
+        currency="USD",
+        status=status,
+        created_at=clock.now(),
+    )
+    session.add(row)
+    await session.flush()
+    reference = str(row.id)
     await post(
         session,
-        kind="payout",
-        reference=str(new_id()),
-        lines=[Line(user_available(user_id), -amount), Line(payouts_account(), amount)],
+        kind=PAYOUT,
+        reference=reference,
+        lines=[Line(user_available(user_id), -amount), Line(payouts_in_flight(), amount)],
     )
+    if status == "paid":
+        await post(
+            session,
+            kind=PAYOUT_PAID,
+            reference=reference,
+            lines=[Line(payouts_in_flight(), -amount), Line(payouts_account(), amount)],
+        )
+    elif status == "failed":
+        await post(
+            session,
+            kind=PAYOUT_FAILED,
+            reference=reference,
+            lines=[Line(payouts_in_flight(), -amount), Line(user_available(user_id), amount)],
+        )
+    return row
 
 
 async def consistent_world(db: Database) -> World:
@@ -208,9 +248,9 @@ async def test_a_consistent_ledger_has_no_discrepancy(db: Database) -> None:
     async with db.sessionmaker() as session:
         assert await check_ledger(session) == []
         size = await ledger_size(session)
-    # 2 sales, 4 releases (3 parts of the sale, 1 of the fee), 2 refunds, 1 payout; 3
-    # transactions
-    assert (size.postings, size.transactions) == (9, 3)
+    # 2 sales, 4 releases (3 parts of the sale, 1 of the fee), 2 refunds, 1 payout (recorded,
+    # then paid); 3 transactions
+    assert (size.postings, size.transactions) == (10, 3)
 
 
 async def test_sales_are_checked_in_batches(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -487,7 +527,7 @@ async def test_the_command_passes_on_a_consistent_ledger(db: Database) -> None:
     # the command runs its own event loop: in a thread of its own
     result = await asyncio.to_thread(runner.invoke, app, ["ledger", "check"])
     assert result.exit_code == 0, result.output
-    assert "ledger check: OK (9 postings, 3 transactions)" in result.stdout
+    assert "ledger check: OK (10 postings, 3 transactions)" in result.stdout
 
 
 @pytest.mark.usefixtures("command_env")
@@ -532,3 +572,123 @@ def test_the_command_is_listed() -> None:
     result = runner.invoke(app, ["ledger", "--help"])
     assert result.exit_code == 0
     assert "check" in result.output
+
+
+# --- payouts and transfers ----------------------------------------------------------------------
+
+
+async def test_payouts_in_every_state_agree_with_the_ledger(db: Database) -> None:
+    # given a seller with 90 available, paid 30, refused 20, and with 40 in flight
+    clock.freeze(T0)
+    buyer, seller = await new_users(db, 2)
+    async with db.transaction() as session:
+        sale = await settle(session, buyer=buyer, seller=seller, split=sale_split(100, []))
+        await release_matured(session, now=clock.now() + HOLD)
+        await payout(session, seller, 30)
+        await payout(session, seller, 20, status="failed")
+        await payout(session, seller, 40, status="pending")
+    # then the ledger is sound: 20 left available, 40 in flight
+    async with db.sessionmaker() as session:
+        assert await check_ledger(session) == []
+        assert (await balance(session, seller)).available_minor == 20
+    assert sale.amount_minor == 100
+
+
+async def test_a_payout_that_disagrees_with_its_postings_is_named(db: Database) -> None:
+    # given a pending payout marked paid behind the ledger's back, and a payout posting with
+    # no payout
+    clock.freeze(T0)
+    buyer, seller = await new_users(db, 2)
+    async with db.transaction() as session:
+        await settle(session, buyer=buyer, seller=seller, split=sale_split(100, []))
+        await release_matured(session, now=clock.now() + HOLD)
+        forged = await payout(session, seller, 40, status="pending")
+        await session.execute(update(Payout).where(Payout.id == forged.id).values(status="paid"))
+        await post(
+            session,
+            kind=PAYOUT,
+            reference="no-such-payout",
+            lines=[Line(user_available(seller), -5), Line(payouts_in_flight(), 5)],
+        )
+    async with db.sessionmaker() as session:
+        stray = await session.scalar(
+            select(LedgerPosting.id).where(LedgerPosting.reference == "no-such-payout")
+        )
+        problems = await check_ledger(session)
+    # then each is named
+    name = f"payout {forged.id} (paid, 40 USD to user {seller})"
+    assert problems == [
+        f"{name}: its postings put 0 on payouts, expected 40",
+        f"{name}: its postings put 40 on payouts in flight, expected 0",
+        f"posting {stray} (payout no-such-payout) belongs to no payout",
+        "payouts in flight on the ledger come to 45 USD, but the pending payouts to 0 USD",
+    ]
+
+
+@pytest.mark.usefixtures("command_env")
+async def test_the_money_out_scenarios_pass_the_check_and_a_forged_transfer_is_caught(
+    client: httpx.AsyncClient, db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)  # the app's settings took it away
+    # given a sale under a chain of three, its transfers, a partial refund and its
+    # reversals, and payouts paid, refused and pending
+    freeze()
+    shop = Shop(client, db)
+    await shop.settings(payoutHoldDays=0, minimumPayout=1)
+    chain, sale = await three_level_sale(shop)
+    await deliver(shop)
+    assert (await shop.refund(chain["s3"], sale["id"], 2.00)).status_code == 200
+    await deliver(shop)
+    assert (await shop.payout(chain["s3"], 1.00)).status_code == 201
+    shop.provider.fail_next("payout", rejected=True)
+    assert (await shop.payout(chain["s3"], 1.00)).status_code == 402
+    shop.provider.fail_next("payout")
+    assert (await shop.payout(chain["s3"], 1.00)).json()["data"]["status"] == "pending"
+
+    # then `ipmarket ledger check` passes
+    result = await asyncio.to_thread(runner.invoke, app, ["ledger", "check"])
+    assert result.exit_code == 0, result.output
+    assert "ledger check: OK" in result.stdout
+
+    # when a transfer is forged above its recipient's part, and a reversal altered
+    async with db.transaction() as session:
+        seller_transfer = (
+            await session.execute(select(Transfer).where(Transfer.recipient_id == chain["s3"].id))
+        ).scalar_one()
+        await session.execute(
+            update(Transfer).where(Transfer.id == seller_transfer.id).values(amount_minor=5000)
+        )
+        creator_transfer = (
+            await session.execute(
+                select(Transfer).where(Transfer.recipient_id == chain["creator"].id)
+            )
+        ).scalar_one()
+        reversal = (
+            await session.execute(
+                select(TransferReversal).where(TransferReversal.transfer_id == creator_transfer.id)
+            )
+        ).scalar_one()
+        reversed_minor = reversal.amount_minor
+        await session.execute(
+            update(TransferReversal)
+            .where(TransferReversal.id == reversal.id)
+            .values(amount_minor=reversed_minor + 1)
+        )
+    result = await asyncio.to_thread(runner.invoke, app, ["ledger", "check"])
+
+    # then the command fails, naming both
+    assert result.exit_code == 1, result.output
+    tx = f"transaction {sale['id']} (product_sale)"
+    assert (
+        f"{tx}: transfer {seller_transfer.id} to user {chain['s3'].id} moves 5000, more than "
+        "their part 699" in result.stderr
+    )
+    assert (
+        f"{tx}: transfer {creator_transfer.id} to user {chain['creator'].id} counts "
+        f"{reversed_minor} reversed, its reversals sum to {reversed_minor + 1}" in result.stderr
+    )
+    assert (
+        f"reversal {reversal.id} takes back {reversed_minor + 1}, their part of refund "
+        f"{reversal.refund_id} is {reversed_minor}" in result.stderr
+    )
+    assert "ledger check: 3 discrepancies" in result.stderr

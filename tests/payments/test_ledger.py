@@ -190,6 +190,8 @@ def test_accounts_have_an_owner_exactly_when_they_are_a_users() -> None:
         AccountRef(AccountKind.USER_PENDING, None)
     with pytest.raises(ValueError, match="has no owner"):
         AccountRef(AccountKind.PLATFORM_REVENUE, uuid.UUID(int=1))
+    with pytest.raises(ValueError, match="has no owner"):
+        AccountRef(AccountKind.PAYOUTS_IN_FLIGHT, uuid.UUID(int=1))
     with pytest.raises(ValueError, match="ISO 4217"):
         platform_revenue("usd")
     assert user_available(uuid.UUID(int=1), "EUR").currency == "EUR"

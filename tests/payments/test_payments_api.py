@@ -262,6 +262,9 @@ async def test_payouts_take_available_funds_above_the_minimum(shop: Shop) -> Non
     assert payout["amount"] == 10.0 and payout["status"] == "paid"
     [at_provider] = shop.provider.payouts()
     assert at_provider.amount_minor == 1000 and payout["providerReference"] == at_provider.id
+    # out of the seller's own connected account, opened for them
+    [account] = shop.provider.accounts()
+    assert account.user_id == str(seller.id) and at_provider.destination == account.id
     assert (await shop.balance_of(seller))["available"] == 6.0
     async with shop.db.sessionmaker() as session:
         [audit] = (

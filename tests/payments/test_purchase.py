@@ -10,10 +10,16 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, text
 
-from ipmarket.kit.clock import clock
+from ipmarket.kit.clock import clock, utcnow
 from ipmarket.kit.db import Database
+from ipmarket.payments.idempotency import request_hash
+from ipmarket.payments.models import IdempotencyKey
+from ipmarket.payments.providers import Intent, ProviderError
+from ipmarket.payments.repository import PaymentRepository
 from ipmarket.payments.reservations import expire_reservations
+from ipmarket.products.models import Product
 from tests.payments.shop import DECLINED, START, VISA, Shop, error_of, freeze, key
 
 
@@ -388,3 +394,142 @@ async def test_an_admin_who_may_buy_cannot_buy_their_own_product(shop: Shop, db:
 
 def test_start_is_inside_the_partitioned_years() -> None:
     assert 2025 <= START.year <= 2027
+
+
+# --- provider failures and retries -----------------------------------------------------------
+
+
+def charge_then_lose_the_answer(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The provider charges the card, then the connection drops before it answers."""
+    real = shop.provider.confirm_intent
+
+    async def charged_but_unanswered(intent_id: str, **kwargs: Any) -> Intent:
+        await real(intent_id, **kwargs)
+        monkeypatch.setattr(shop.provider, "confirm_intent", real)
+        raise ProviderError("connection reset by peer")
+
+    monkeypatch.setattr(shop.provider, "confirm_intent", charged_but_unanswered)
+
+
+async def test_a_charge_whose_answer_was_lost_is_finished_by_the_retry(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a card charged whose answer never reached us
+    product, seller, _ = await shop.product(stock=2)
+    buyer = await shop.buyer()
+    charge_then_lose_the_answer(shop, monkeypatch)
+    idem = key()
+    lost = await shop.buy(buyer, product["id"], idempotency_key=idem)
+    # then the buyer is told to try again, and the sale stays pending with its unit held:
+    # it may have been paid, so it is neither completed nor given up
+    error_of(lost, 500, "INTERNAL_ERROR")
+    [tx] = await shop.transactions()
+    assert tx.status == "pending" and tx.payment_reference is not None
+    assert (await shop.product_row(product["id"])).inventory_count == 1
+    # when the buyer retries with the same key
+    retried = await shop.buy(buyer, product["id"], idempotency_key=idem)
+    # then the same sale completes, charged once, and the unit is not taken twice
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["data"]["id"] == str(tx.id)
+    assert retried.json()["data"]["status"] == "completed"
+    assert len(await shop.transactions()) == 1
+    [intent] = shop.provider.intents()
+    assert intent.status == "succeeded" and intent.amount_captured_minor == intent.amount_minor
+    assert (await shop.product_row(product["id"])).inventory_count == 1
+    assert (await shop.balance_of(seller))["pending"] == retried.json()["data"]["sellerAmount"]
+    assert len(await shop.events("payment.completed")) == 1
+    assert await shop.ledger_problems() == []
+
+
+async def test_a_charge_whose_answer_was_lost_is_settled_by_the_expiry_job(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a card charged whose answer never reached us, and no retry
+    product, _, _ = await shop.product(stock=1)
+    buyer = await shop.buyer()
+    charge_then_lose_the_answer(shop, monkeypatch)
+    error_of(await shop.buy(buyer, product["id"]), 500, "INTERNAL_ERROR")
+    # when the reservation's time is up and the job runs
+    clock.advance(timedelta(minutes=16))
+    async with shop.db.transaction() as session:
+        assert await expire_reservations(session) == 1
+    # then the provider's word counts: it was paid, so the sale completes and stays sold
+    [tx] = await shop.transactions()
+    assert tx.status == "completed"
+    assert (await shop.product_row(product["id"])).status == "sold_out"
+    assert await shop.ledger_problems() == []
+
+
+async def test_a_stalled_request_whose_key_is_taken_over_continues_the_same_sale(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch, db: Database
+) -> None:
+    # given a purchase charged whose answer was lost, its key then held by an attempt that
+    # stalled (claimed six minutes ago and never finished)
+    product, _, _ = await shop.product(stock=3)
+    buyer = await shop.buyer()
+    charge_then_lose_the_answer(shop, monkeypatch)
+    idem = key()
+    error_of(await shop.buy(buyer, product["id"], idempotency_key=idem), 500, "INTERNAL_ERROR")
+    path = f"/v1/products/{product['id']}/purchase"
+    stalled = uuid.uuid4()
+    async with db.transaction() as session:
+        session.add(
+            IdempotencyKey(
+                user_id=buyer.id,
+                key=idem,
+                method="POST",
+                path=path,
+                request_hash=request_hash(
+                    "POST", path, b'{"paymentMethod": "pm_card_visa", "quantity": 1}'
+                ),
+                state="in_flight",
+                created_at=utcnow() - timedelta(minutes=6),
+                attempt=stalled,
+            )
+        )
+    # when the buyer retries
+    taken_over = await shop.buy(buyer, product["id"], idempotency_key=idem)
+    # then the retry takes the key over and finishes the same sale, charged once
+    assert taken_over.status_code == 201, taken_over.text
+    [tx] = await shop.transactions()
+    assert taken_over.json()["data"]["id"] == str(tx.id) and tx.status == "completed"
+    assert len(shop.provider.intents()) == 1
+    assert (await shop.product_row(product["id"])).inventory_count == 2
+    # and the stalled attempt, waking up, can no longer answer for the key
+    async with db.transaction() as session:
+        repository = PaymentRepository(session)
+        assert not await repository.complete_key(
+            buyer.id, idem, attempt=stalled, status=500, body={}, now=utcnow()
+        )
+        await repository.release_key(buyer.id, idem, attempt=stalled)
+    replay = await shop.buy(buyer, product["id"], idempotency_key=idem)
+    assert replay.status_code == 201 and replay.json() == taken_over.json()
+
+
+async def test_no_lock_on_the_product_is_held_while_the_card_is_charged(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch, db: Database
+) -> None:
+    # given a product, and a provider that takes its time
+    product, _, _ = await shop.product(stock=5)
+    buyer = await shop.buyer()
+    real = shop.provider.confirm_intent
+    seen: list[int] = []
+
+    async def slow_confirm(intent_id: str, **kwargs: Any) -> Intent:
+        # while the card is being charged, another session can lock and read the product
+        async with db.transaction() as session:
+            await session.execute(text("SET LOCAL lock_timeout = '500ms'"))
+            stock = await session.scalar(
+                select(Product.inventory_count)
+                .where(Product.id == uuid.UUID(product["id"]))
+                .with_for_update()
+            )
+            seen.append(int(stock or 0))
+        return await real(intent_id, **kwargs)
+
+    monkeypatch.setattr(shop.provider, "confirm_intent", slow_confirm)
+    # when a unit is bought
+    sale = await shop.bought(buyer, product["id"])
+    # then the unit was already reserved (and committed) before the charge, without a lock
+    assert seen == [4]
+    assert sale["status"] == "completed"

@@ -44,6 +44,7 @@ from tests.support import Account
 
 T = TypeVar("T")
 STOCK = 12
+MINIMUM_PAYOUT = 100  # minor units
 HELD = ("pending", "completed", "refunded")
 
 
@@ -75,7 +76,7 @@ class Market(RuleBasedStateMachine):
         await _empty_all(shop.db)
         shop.provider.reset()
         rights.admin = None
-        await shop.settings(payoutHoldDays=hold_days, minimumPayout=1)
+        await shop.settings(payoutHoldDays=hold_days, minimumPayout=MINIMUM_PAYOUT / 100)
         self.creator = await rights.user("creator")
         self.s1 = await rights.user("secondary_creator")
         self.s2 = await rights.user("secondary_creator")
@@ -92,6 +93,8 @@ class Market(RuleBasedStateMachine):
         self.sales: list[str] = []
         self.pending: list[str] = []
         self.revoked = False
+        # what each party was paid out, as the API answered
+        self.paid_out: dict[uuid.UUID, int] = {party.id: 0 for party in self.parties}
 
     def accounts(self) -> list[Account]:
         return [*self.parties, *self.buyers]
@@ -158,10 +161,26 @@ class Market(RuleBasedStateMachine):
         self.tick()
         account = self.parties[party]
         available = self.run(self.shop.ledger_balance(account.id)).available_minor
-        amount = None if everything else max(available // 2, 100) / 100
-        response = self.run(self.shop.payout(account, amount))
-        if response.status_code != 201:
-            assert response.status_code == 422, response.text
+        requested = available if everything else max(available // 2, MINIMUM_PAYOUT)
+        response = self.run(self.shop.payout(account, None if everything else requested / 100))
+        # exactly what is available and at least the minimum is paid; anything else is
+        # refused with the reason, and nothing moves
+        if requested <= 0:
+            expected = "Nothing is available to pay out"
+        elif requested > available:
+            expected = "The payout exceeds your available balance"
+        elif requested < MINIMUM_PAYOUT:
+            expected = "The minimum payout is"
+        else:
+            assert response.status_code == 201, response.text
+            assert response.json()["data"]["amount"] * 100 == pytest.approx(requested)
+            after = self.run(self.shop.ledger_balance(account.id)).available_minor
+            assert after == available - requested
+            self.paid_out[account.id] += requested
+            return
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["message"].startswith(expected), response.text
+        assert self.run(self.shop.ledger_balance(account.id)).available_minor == available
 
     @precondition(lambda self: not self.revoked and len(self.sales) >= 2)
     @rule(which=st.sampled_from(["l1", "l2"]))
@@ -234,9 +253,11 @@ class Market(RuleBasedStateMachine):
             for account in self.parties:
                 paid = await session.scalar(
                     select(func.coalesce(func.sum(Payout.amount_minor), 0)).where(
-                        Payout.user_id == account.id
+                        Payout.user_id == account.id, Payout.status != "failed"
                     )
                 )
+                assert int(paid or 0) == self.paid_out[account.id]
+                # earned, net of refunds: what their sales gave them minus what refunds took
                 earned = await session.scalar(
                     select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0))
                     .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
@@ -246,10 +267,15 @@ class Market(RuleBasedStateMachine):
                         LedgerAccount.kind.in_(
                             [AccountKind.USER_PENDING.value, AccountKind.USER_AVAILABLE.value]
                         ),
-                        LedgerPosting.kind == "sale",
+                        LedgerPosting.kind.in_(["sale", "refund"]),
                     )
                 )
-                assert int(paid or 0) <= int(earned or 0)
+                # paid out beyond the net only by refunds made after the payout (the balance
+                # then goes negative and later earnings make up for it)
+                balance = await self.shop.ledger_balance(account.id)
+                assert int(paid or 0) == int(earned or 0) - (
+                    balance.pending_minor + balance.available_minor
+                )
 
     # --- helpers -----------------------------------------------------------------------------
 

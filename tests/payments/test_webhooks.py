@@ -3,19 +3,22 @@ tolerance, each event id handled once, pending purchases settled."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import update
 
 from ipmarket.config import Settings
 from ipmarket.kit.clock import clock, utcnow
 from ipmarket.kit.db import Database
-from ipmarket.payments.models import ProviderEvent
-from ipmarket.payments.providers import sign_stripe_payload
+from ipmarket.payments.models import ProviderEvent, Transaction
+from ipmarket.payments.providers import Intent, sign_stripe_payload
 from tests.payments.shop import Shop, error_of, freeze
 
 SECRET = "whsec_test_0123456789abcdef"
@@ -69,8 +72,16 @@ async def pending_purchase(shop: Shop, stock: int = 3) -> tuple[dict[str, Any], 
     return product, await shop.bought(buyer, product["id"], payment_method=None)
 
 
+async def pay_at_provider(shop: Shop, intent_id: str, method: str = "pm_card_visa") -> None:
+    """The buyer pays the intent at the provider directly (as Stripe.js does)."""
+    await shop.provider.confirm_intent(
+        intent_id, payment_method=method, idempotency_key=f"client:{intent_id}"
+    )
+
+
 async def test_payment_intent_succeeded_completes_a_pending_purchase(shop: Shop) -> None:
     product, pending = await pending_purchase(shop)
+    await pay_at_provider(shop, pending["paymentReference"])
     payload = event(
         "payment_intent.succeeded",
         {
@@ -137,12 +148,12 @@ async def test_payment_intent_payment_failed_releases_the_stock(shop: Shop) -> N
 async def test_events_that_change_nothing(shop: Shop) -> None:
     _product, pending = await pending_purchase(shop)
     before = await shop.fingerprint()
-    # an amount that does not match the purchase is not taken as its payment
-    wrong = event(
+    # an event claiming a payment the provider has not taken is not taken as one
+    forged = event(
         "payment_intent.succeeded",
-        {"id": pending["paymentReference"], "amount": 1, "amount_received": 1},
+        {"id": pending["paymentReference"], "amount": 1999, "amount_received": 1999},
     )
-    assert (await deliver(shop.client, wrong)).status_code == 200
+    assert (await deliver(shop.client, forged)).status_code == 200
     # an intent that is not ours, an event type we do not handle, an object without id
     unknown = event("payment_intent.succeeded", {"id": "pi_elsewhere", "amount": 1999})
     assert (await deliver(shop.client, unknown)).status_code == 200
@@ -158,6 +169,7 @@ async def test_events_that_change_nothing(shop: Shop) -> None:
 
 async def test_bad_or_stale_signatures_are_refused(shop: Shop) -> None:
     _product, pending = await pending_purchase(shop)
+    await pay_at_provider(shop, pending["paymentReference"])
     payload = event(
         "payment_intent.succeeded",
         {"id": pending["paymentReference"], "amount": 1999, "amount_received": 1999},
@@ -210,3 +222,92 @@ async def test_without_a_signing_secret_webhooks_are_refused(
     payload = b'{"id": "evt_1", "type": "payment_intent.succeeded"}'
     response = await deliver(client, payload)
     error_of(response, 400, "VALIDATION_ERROR")
+
+
+async def test_a_payment_after_the_sale_failed_is_refunded_in_full(shop: Shop) -> None:
+    # given a pending purchase whose card was declined, and whose intent could not be
+    # cancelled because the provider was briefly unreachable
+    product, _, _ = await shop.product(stock=1)
+    buyer = await shop.buyer()
+    pending = await shop.bought(buyer, product["id"], payment_method=None)
+    shop.provider.fail_next("cancel")
+    declined = await shop.post(
+        "/v1/payments/confirm",
+        buyer,
+        {"transactionId": pending["id"], "paymentMethod": "pm_card_chargeDeclined"},
+    )
+    error_of(declined, 402, "PAYMENT_FAILED")
+    assert (await shop.product_row(product["id"])).inventory_count == 1
+    # when the buyer pays the still-open intent anyway and Stripe tells us
+    await pay_at_provider(shop, pending["paymentReference"])
+    payload = event("payment_intent.succeeded", {"id": pending["paymentReference"], "amount": 1999})
+    assert (await deliver(shop.client, payload)).status_code == 200
+    # then the money goes back in full, nothing is sold and the ledger moved nothing
+    [refund] = shop.provider.refunds()
+    assert refund.intent_id == pending["paymentReference"] and refund.amount_minor == 1999
+    [tx] = await shop.transactions()
+    assert tx.status == "failed"
+    assert (await shop.product_row(product["id"])).inventory_count == 1
+    assert (await shop.fingerprint())["postings"] == 0
+    assert await shop.ledger_problems() == []
+    # and the same event again refunds nothing more
+    again = event(
+        "payment_intent.succeeded",
+        {"id": pending["paymentReference"], "amount": 1999},
+        event_id="evt_again",
+    )
+    assert (await deliver(shop.client, again)).status_code == 200
+    assert len(shop.provider.refunds()) == 1
+
+
+async def test_a_payment_is_matched_by_its_metadata_before_its_id_was_stored(
+    shop: Shop,
+) -> None:
+    # given a purchase whose intent id was never stored (the process died right after the
+    # provider created it)
+    _product, pending = await pending_purchase(shop)
+    async with shop.db.transaction() as session:
+        await session.execute(
+            update(Transaction)
+            .where(Transaction.id == uuid.UUID(pending["id"]))
+            .values(payment_reference=None)
+        )
+    await pay_at_provider(shop, pending["paymentReference"])
+    # when Stripe tells us the intent was paid
+    payload = event(
+        "payment_intent.succeeded",
+        {
+            "id": pending["paymentReference"],
+            "amount": 1999,
+            "metadata": {"transaction_id": pending["id"]},
+        },
+    )
+    assert (await deliver(shop.client, payload)).status_code == 200
+    # then the purchase is completed and knows its intent
+    [tx] = await shop.transactions()
+    assert tx.status == "completed" and tx.payment_reference == pending["paymentReference"]
+    assert await shop.ledger_problems() == []
+
+
+async def test_a_payment_of_the_wrong_sum_is_refunded_not_taken(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a pending purchase the provider reports paid with another sum
+    product, pending = await pending_purchase(shop, stock=1)
+    await pay_at_provider(shop, pending["paymentReference"])
+    real = shop.provider.retrieve_intent
+
+    async def short_paid(intent_id: str) -> Intent:
+        return dataclasses.replace(await real(intent_id), amount_captured_minor=1000)
+
+    monkeypatch.setattr(shop.provider, "retrieve_intent", short_paid)
+    # when its webhook arrives
+    payload = event("payment_intent.succeeded", {"id": pending["paymentReference"]})
+    assert (await deliver(shop.client, payload)).status_code == 200
+    # then the sale fails, its stock is back, the sum taken goes back, nothing is posted
+    [tx] = await shop.transactions()
+    assert tx.status == "failed" and tx.failure_reason == "amount_mismatch"
+    assert (await shop.product_row(product["id"])).inventory_count == 1
+    [refund] = shop.provider.refunds()
+    assert refund.amount_minor == 1000
+    assert (await shop.fingerprint())["postings"] == 0

@@ -13,6 +13,7 @@ from ipmarket.identity.deps import (
     Signer,
     bearer_subject,
 )
+from ipmarket.identity.events import UserTotalsWanted
 from ipmarket.identity.models import AdminLevel, User, UserStatus, UserType
 from ipmarket.identity.permissions import Permission
 from ipmarket.identity.service import IdentityService, create_admin
@@ -32,6 +33,7 @@ __all__ = [
     "TokenSigner",
     "User",
     "UserStatus",
+    "UserTotalsWanted",
     "UserType",
     "bearer_subject",
     "create_admin",

@@ -6,8 +6,10 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.identity.deps import Authorize, Principal
+from ipmarket.identity.events import UserTotalsWanted
 from ipmarket.identity.models import User
 from ipmarket.identity.permissions import Permission
 from ipmarket.identity.schemas import (
@@ -20,6 +22,8 @@ from ipmarket.identity.schemas import (
 from ipmarket.identity.service import UserAdministration
 from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import APIResponse, error_responses, ok, paged
+from ipmarket.kit.hooks import dispatch
+from ipmarket.kit.money import from_minor
 from ipmarket.kit.pagination import Paging
 
 router = APIRouter(prefix="/admin/users", tags=["admin"])
@@ -27,25 +31,36 @@ router = APIRouter(prefix="/admin/users", tags=["admin"])
 _ERRORS = error_responses(400, 401, 403, 404, 413, 422, 429, 500)
 
 
-def admin_user_read(user: User) -> AdminUserRead:
-    # Revenue, IP and product counts come from modules that do not exist yet; zero is
-    # what this platform knows of them today.
-    return AdminUserRead(
-        id=user.id,
-        username=user.username,
-        email=user.email,
-        user_type=user.user_type,
-        status=user.status,
-        verification_level=user.verification_level,
-        join_date=user.created_at,
-        last_active=user.last_active_at,
-        total_revenue=0.0,
-        total_ips=0,
-        total_products=0,
-        profile_data=user.profile_data,
-        email_verified=user.email_verified_at is not None,
-        status_reason=user.status_reason,
-    )
+async def admin_user_reads(session: AsyncSession, users: list[User]) -> list[AdminUserRead]:
+    """Users as administrators see them, with the totals the modules that own IP assets,
+    products and money report (one query each, however many users)."""
+    totals = UserTotalsWanted(user_ids=[user.id for user in users])
+    if users:
+        await dispatch(session, totals)
+    return [
+        AdminUserRead(
+            id=user.id,
+            username=user.username,
+            email=user.email,
+            user_type=user.user_type,
+            status=user.status,
+            verification_level=user.verification_level,
+            join_date=user.created_at,
+            last_active=user.last_active_at,
+            total_revenue=float(from_minor(totals.revenue_minor.get(user.id, 0))),
+            total_ips=totals.ips.get(user.id, 0),
+            total_products=totals.products.get(user.id, 0),
+            profile_data=user.profile_data,
+            email_verified=user.email_verified_at is not None,
+            status_reason=user.status_reason,
+        )
+        for user in users
+    ]
+
+
+async def admin_user_read(session: AsyncSession, user: User) -> AdminUserRead:
+    [read] = await admin_user_reads(session, [user])
+    return read
 
 
 @router.get("", responses=_ERRORS, summary="Find users")
@@ -73,7 +88,10 @@ async def list_users(
         limit=paging.limit,
     )
     return paged(
-        [admin_user_read(u) for u in users], page=paging.page, limit=paging.limit, total=total
+        await admin_user_reads(session, list(users)),
+        page=paging.page,
+        limit=paging.limit,
+        total=total,
     )
 
 
@@ -87,7 +105,7 @@ async def update_status(
     user = await UserAdministration(session).set_status(
         user_id, body.status, body.reason, actor=principal.user
     )
-    return ok(admin_user_read(user))
+    return ok(await admin_user_read(session, user))
 
 
 @router.put("/{user_id}/verify", responses=_ERRORS, summary="Change a user's verification level")
@@ -100,7 +118,7 @@ async def update_verification(
     user = await UserAdministration(session).set_verification(
         user_id, body.verification_level, actor=principal.user
     )
-    return ok(admin_user_read(user))
+    return ok(await admin_user_read(session, user))
 
 
 @router.post("/{user_id}/suspend", responses=_ERRORS, summary="Suspend a user")
@@ -113,7 +131,7 @@ async def suspend(
     user = await UserAdministration(session).set_status(
         user_id, "suspended", body.reason, actor=principal.user
     )
-    return ok(admin_user_read(user))
+    return ok(await admin_user_read(session, user))
 
 
 @router.post("/{user_id}/unsuspend", responses=_ERRORS, summary="Lift a suspension")
@@ -125,4 +143,4 @@ async def unsuspend(
 ) -> APIResponse[AdminUserRead]:
     admin = UserAdministration(session)
     user = await admin.unsuspend(user_id, body.reason if body else None, actor=principal.user)
-    return ok(admin_user_read(user))
+    return ok(await admin_user_read(session, user))

@@ -87,8 +87,11 @@ class LicenseFeeCapturing:
 
 @dataclass(frozen=True)
 class LicenseFeeReleasing:
-    """In-transaction hook: an application whose fee is authorised will not be approved;
-    the payments module releases the authorisation."""
+    """In-transaction hook: an application whose fee is authorised will not be approved
+    (rejected, withdrawn, or its card hold lapsed); the payments module releases the fee:
+    cancels the authorisation, or refunds it if an approval that was rolled back had
+    captured it. A provider that cannot be reached does not stop the decision: the fee
+    stays pending and the payments module's reconciliation releases it later."""
 
     license_id: uuid.UUID
     reason: str

@@ -1,5 +1,5 @@
 """Licensing's answers to what the IP assets module announces (in the same transaction),
-and its periodic job."""
+and its periodic jobs."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from ipmarket.kit.hooks import on
 from ipmarket.licensing.models import LicenseStatus
 from ipmarket.licensing.repository import LicenseRepository
 from ipmarket.licensing.rules import cap_problem, chain_problems, chain_share
-from ipmarket.licensing.service import expire_due
+from ipmarket.licensing.service import expire_due, expire_lapsed_fee_holds
 from ipmarket.settings import get_platform_settings
 from ipmarket.worker.scheduler import periodic
 
@@ -114,3 +114,12 @@ async def expire_licenses(session: AsyncSession) -> None:
     expired = await expire_due(session)
     if expired:
         log.info("licenses.expired", count=expired)
+
+
+@periodic("licensing.expire_lapsed_fee_holds", every=timedelta(minutes=10))
+async def expire_lapsed_fee_holds_job(session: AsyncSession) -> None:
+    """Applications left undecided while their fee's card hold ran out expire, the hold
+    released (see `FEE_HOLD_WINDOW`)."""
+    expired = await expire_lapsed_fee_holds(session)
+    if expired:
+        log.info("licenses.fee_holds_lapsed", count=expired)

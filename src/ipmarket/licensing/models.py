@@ -47,7 +47,7 @@ class FeeStatus(StrEnum):
     NONE = "none"  # no fee
     AUTHORIZED = "authorized"  # held on the applicant's card
     CAPTURED = "captured"  # taken on approval
-    RELEASED = "released"  # let go on rejection
+    RELEASED = "released"  # let go on rejection, withdrawal or when the hold lapsed
     FAILED = "failed"
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from ipmarket.ip_assets import IPAsset
-from ipmarket.licensing.models import LicenseApplication, LicenseStatus, LicenseTerms
+from ipmarket.licensing.models import FeeStatus, LicenseApplication, LicenseStatus, LicenseTerms
 
 
 @dataclass(frozen=True)
@@ -245,6 +245,24 @@ class LicenseRepository:
                 LicenseApplication.expires_at <= now,
             )
             .order_by(LicenseApplication.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows.scalars())
+
+    async def lapsing_fee_holds(
+        self, held_since: datetime, *, limit: int
+    ) -> list[LicenseApplication]:
+        """Pending applications whose fee has been authorised since `held_since` or longer,
+        locked; rows a request holds are skipped (it is deciding on them)."""
+        rows = await self.session.execute(
+            select(LicenseApplication)
+            .where(
+                LicenseApplication.status == LicenseStatus.PENDING,
+                LicenseApplication.fee_status == FeeStatus.AUTHORIZED,
+                LicenseApplication.created_at <= held_since,
+            )
+            .order_by(LicenseApplication.created_at, LicenseApplication.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )

@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from ipmarket.identity import OPTIONAL_AUTH, Authorize, MaybePrincipal, Permission, Principal
 from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import APIResponse, error_responses, ok, paged
+from ipmarket.kit.errors import ValidationFailed
 from ipmarket.kit.money import from_minor
 from ipmarket.kit.pagination import Paging
 from ipmarket.licensing.models import LicenseApplication, LicenseTerms
@@ -23,7 +24,12 @@ from ipmarket.licensing.schemas import (
     LicenseTermsRead,
     LicenseTermsUpdate,
 )
-from ipmarket.licensing.service import LicensingService
+from ipmarket.licensing.service import (
+    FEE_HOLD_WINDOW,
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_KEY_RETENTION,
+    LicensingService,
+)
 
 terms_router = APIRouter(prefix="/ip-assets/{asset_id}/licenses", tags=["licenses"])
 router = APIRouter(prefix="/licenses", tags=["licenses"])
@@ -50,6 +56,49 @@ Party = Annotated[
 ]
 AdminApprover = Annotated[Principal, Depends(Authorize(Permission.APPROVE_LICENSES))]
 AdminRevoker = Annotated[Principal, Depends(Authorize(Permission.REVOKE_LICENSES))]
+
+# Application ids derived from (applicant, Idempotency-Key).
+_APPLICATION_NAMESPACE = uuid.UUID("8d7c1e2a-4b7f-4f0e-b1a3-6e9d2c5f7a18")
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+ApplyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=IDEMPOTENCY_HEADER,
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description=(
+            "Required when the body has a `paymentMethod` (the base fee is authorised on it): "
+            "a unique key per application, e.g. a UUID v4. A retry with the same key and body "
+            "answers with the application the first request made (header "
+            "`Idempotent-Replayed: true`) and never authorises the fee twice; the same key "
+            "with another body is a 422. Keys are honoured for 24 hours."
+        ),
+    ),
+]
+
+_APPLY_DOC = f"""\
+Apply for a license under an asset's current terms.
+
+**Base fee.** When the terms ask a base fee, `paymentMethod` is required: the fee is
+*authorised* (held on the card, not taken) now, captured when the application is approved,
+and released when it is rejected, withdrawn (`PUT /licenses/{{id}}/withdraw`) or left
+undecided for {FEE_HOLD_WINDOW.days} days (the card hold would lapse: the application then
+expires, and approving it is a 409). A declined card is a 402 PAYMENT_FAILED and no
+application is made.
+
+**Idempotency.** A request with a `paymentMethod` moves money, so it requires an
+`Idempotency-Key` header (422 without it). The application's id is derived from the caller
+and the key, and the fee's payment and every provider call derive from the application's
+id: a retry under the same key answers with the application already made (201, header
+`Idempotent-Replayed: true`), or, if the first attempt's outcome was lost, reaches the
+provider under the same keys, so the fee is never authorised twice. The same key with another
+body is a 422 (`details.reason = idempotency_key_reused`); two requests racing under one key
+make one application. A key is honoured for {
+    int(IDEMPOTENCY_KEY_RETENTION.total_seconds() // 3600)
+} hours. After a 402, use a new key to try another card.
+"""
 
 
 def terms_read(terms: LicenseTerms) -> LicenseTermsRead:
@@ -147,13 +196,37 @@ async def update_terms(
 
 
 @router.post(
-    "/apply", status_code=status.HTTP_201_CREATED, responses=_ERRORS, summary="Apply for a license"
+    "/apply",
+    status_code=status.HTTP_201_CREATED,
+    responses=_ERRORS,
+    summary="Apply for a license (with a base fee: authorised on paymentMethod)",
+    description=_APPLY_DOC,
 )
 async def apply(
-    body: ApplicationCreate, session: DbSession, principal: Applicant
+    body: ApplicationCreate,
+    session: DbSession,
+    principal: Applicant,
+    response: Response,
+    idempotency_key: ApplyKeyHeader = None,
 ) -> APIResponse[LicenseApplicationRead]:
-    application = await LicensingService(session).apply(principal, body)
-    return ok(application_read(application))
+    if body.payment_method is not None and idempotency_key is None:
+        raise ValidationFailed(
+            f"An {IDEMPOTENCY_HEADER} header is required with a paymentMethod",
+            details={
+                "reason": "idempotency_key_required",
+                "header": IDEMPOTENCY_HEADER,
+                "errors": [{"field": IDEMPOTENCY_HEADER, "message": "required with paymentMethod"}],
+            },
+        )
+    application_id = (
+        uuid.uuid5(_APPLICATION_NAMESPACE, f"{principal.id}/{idempotency_key}")
+        if idempotency_key is not None
+        else None
+    )
+    applied = await LicensingService(session).apply(principal, body, application_id=application_id)
+    if applied.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return ok(application_read(applied.application))
 
 
 @router.get("/applications", responses=_ERRORS, summary="Applications you made or received")
@@ -201,6 +274,22 @@ async def reject(
     return ok(
         application_read(await LicensingService(session).reject(principal, license_id, body.reason))
     )
+
+
+@router.put(
+    "/{license_id}/withdraw",
+    responses=_ERRORS,
+    summary="Withdraw your pending application (its fee is released)",
+    description=(
+        "The applicant takes back a pending application (409 once it is decided). The "
+        "authorised base fee is released. The application is then `rejected`, with the "
+        "reason `Withdrawn by the applicant`, decided by the applicant."
+    ),
+)
+async def withdraw(
+    license_id: uuid.UUID, session: DbSession, principal: Applicant
+) -> APIResponse[LicenseApplicationRead]:
+    return ok(application_read(await LicensingService(session).withdraw(principal, license_id)))
 
 
 @router.put("/{license_id}/revoke", responses=_ERRORS, summary="Revoke a license, with a reason")

@@ -86,8 +86,9 @@ class ApplicationCreate(Schema):
     application_data: JsonObject = Field(default_factory=dict)
     max_base_fee: Amount | None = None
     max_revenue_share_percentage: Percentage | None = None
-    # Pays the terms' base fee (required when it is above zero): authorised now, captured
-    # on approval, released on rejection.
+    # Pays the terms' base fee (required when it is above zero; the request then needs an
+    # Idempotency-Key): authorised now, captured on approval, released on rejection,
+    # withdrawal or when the card hold lapses.
     payment_method: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,50}$")] | None = None
 
 

@@ -1,13 +1,18 @@
-"""Licensing use cases: publish terms, apply, approve, reject, revoke, expire, verify.
+"""Licensing use cases: publish terms, apply, approve, reject, withdraw, revoke, expire,
+verify.
 
 Services flush but never commit: the request (or job) owns the transaction.
+
+A base fee is authorised on the applicant's card when the application is made, captured on
+approval and released on rejection, withdrawal or when the card hold would lapse
+(`FEE_HOLD_WINDOW`), by the payments module through in-transaction hooks.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +31,14 @@ from ipmarket.ip_assets import (
     suspend_derivatives,
 )
 from ipmarket.kit.clock import utcnow
-from ipmarket.kit.errors import Conflict, Forbidden, LicenseExpired, NotFound, ValidationFailed
+from ipmarket.kit.errors import (
+    Conflict,
+    Forbidden,
+    LicenseExpired,
+    NotFound,
+    PaymentFailed,
+    ValidationFailed,
+)
 from ipmarket.kit.hooks import dispatch
 from ipmarket.kit.ids import new_id
 from ipmarket.kit.money import from_minor, to_minor
@@ -47,6 +59,20 @@ from ipmarket.licensing.rules import cap_problem, chain_problems, chain_share, e
 from ipmarket.licensing.schemas import ApplicationCreate, LicenseTermsCreate, LicenseTermsUpdate
 from ipmarket.settings import get_platform_settings
 
+# A card authorisation lapses after 7 days (Stripe's rule for online card payments): an
+# application whose fee is held that long without a decision expires, its hold released,
+# and an approval from then on is refused (409) rather than capturing a lapsed hold.
+FEE_HOLD_WINDOW = timedelta(days=7)
+# How long an application's Idempotency-Key is honoured (as Stripe keeps keys): a key used
+# again after that makes a new application.
+IDEMPOTENCY_KEY_RETENTION = timedelta(hours=24)
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+WITHDRAWN_REASON = "Withdrawn by the applicant"
+LAPSED_REASON = (
+    "Not decided within 7 days: the hold on the applicant's card for the base fee was "
+    "released; apply again to renew it"
+)
+
 
 def terms_snapshot(terms: LicenseTerms) -> dict[str, Any]:
     return {
@@ -63,6 +89,62 @@ def terms_snapshot(terms: LicenseTerms) -> dict[str, Any]:
         "restrictions": terms.restrictions,
         "derivativesAllowed": terms.derivatives_allowed,
     }
+
+
+@dataclass(frozen=True)
+class Applied:
+    """An application made now, or (`replayed`) the one an earlier request under the same
+    Idempotency-Key made."""
+
+    application: LicenseApplication
+    replayed: bool = False
+
+
+def fee_hold_lapsed(application: LicenseApplication, now: datetime) -> bool:
+    """Has the hold on the applicant's card been held for the whole window?"""
+    return (
+        application.fee_status == FeeStatus.AUTHORIZED
+        and application.created_at <= now - FEE_HOLD_WINDOW
+    )
+
+
+def _same_request(
+    application: LicenseApplication, principal: Principal, data: ApplicationCreate
+) -> bool:
+    max_fee = to_minor(data.max_base_fee) if data.max_base_fee is not None else None
+    return (
+        application.applicant_id == principal.id
+        and application.ip_asset_id == data.ip_asset_id
+        and application.license_terms_id == data.license_terms_id
+        and application.application_data == data.application_data
+        and application.max_base_fee_minor == max_fee
+        and application.max_revenue_share_percentage == data.max_revenue_share_percentage
+        and application.payment_method == data.payment_method
+    )
+
+
+def _check_limits(terms: LicenseTerms, data: ApplicationCreate) -> None:
+    """The terms may ask no more than the applicant accepts."""
+    problems: list[dict[str, str]] = []
+    if data.max_base_fee is not None and terms.base_fee_minor > to_minor(data.max_base_fee):
+        problems.append(
+            {
+                "field": "maxBaseFee",
+                "message": f"the terms ask a fee of {from_minor(terms.base_fee_minor)}",
+            }
+        )
+    if (
+        data.max_revenue_share_percentage is not None
+        and terms.revenue_share_percentage > data.max_revenue_share_percentage
+    ):
+        problems.append(
+            {
+                "field": "maxRevenueSharePercentage",
+                "message": f"the terms ask {terms.revenue_share_percentage}%",
+            }
+        )
+    if problems:
+        raise ValidationFailed("The terms exceed what you accept", details={"errors": problems})
 
 
 @dataclass(frozen=True)
@@ -219,7 +301,49 @@ class LicensingService:
 
     # --- applications ---------------------------------------------------------------------
 
-    async def apply(self, principal: Principal, data: ApplicationCreate) -> LicenseApplication:
+    @staticmethod
+    def _replay(
+        existing: LicenseApplication, principal: Principal, data: ApplicationCreate
+    ) -> Applied | None:
+        """The application an earlier request under the same key made, while the key is
+        honoured (None after that); another request under the key is a 422."""
+        if existing.created_at <= utcnow() - IDEMPOTENCY_KEY_RETENTION:
+            return None
+        if not _same_request(existing, principal, data):
+            raise ValidationFailed(
+                f"This {IDEMPOTENCY_HEADER} was already used for a different application; "
+                "use a new key for a new request",
+                details={"reason": "idempotency_key_reused", "header": IDEMPOTENCY_HEADER},
+            )
+        return Applied(existing, replayed=True)
+
+    async def _earlier(
+        self, application_id: uuid.UUID | None, principal: Principal, data: ApplicationCreate
+    ) -> Applied | None:
+        if application_id is None:
+            return None
+        existing = await self.licenses.get(application_id)
+        return self._replay(existing, principal, data) if existing is not None else None
+
+    async def apply(
+        self,
+        principal: Principal,
+        data: ApplicationCreate,
+        *,
+        application_id: uuid.UUID | None = None,
+    ) -> Applied:
+        """Apply for a license. `application_id`, derived from the request's
+        Idempotency-Key, makes a retry answer with the application the first attempt made;
+        the fee's transaction and provider keys derive from it, so a retry after an attempt
+        whose outcome was lost reaches the provider under the same keys and never
+        authorises twice."""
+        if application_id is not None:
+            existing = await self.licenses.get(application_id)
+            if existing is not None:
+                replay = self._replay(existing, principal, data)
+                if replay is not None:
+                    return replay
+                application_id = None  # a key used again after it was forgotten: a new one
         asset = await self.assets.get(data.ip_asset_id)
         if asset is None or not licensable(asset):
             raise NotFound("IP asset not found or not open for licensing")
@@ -234,28 +358,13 @@ class LicensingService:
                     "errors": [{"field": "licenseTermsId", "message": "not terms of this asset"}]
                 },
             )
+        # A request under the same key may have held the terms' lock before this one.
+        replay = await self._earlier(application_id, principal, data)
+        if replay is not None:
+            return replay
         if not terms.is_current:
             raise Conflict("These terms were replaced by a newer version")
-        problems: list[dict[str, str]] = []
-        if data.max_base_fee is not None and terms.base_fee_minor > to_minor(data.max_base_fee):
-            problems.append(
-                {
-                    "field": "maxBaseFee",
-                    "message": f"the terms ask a fee of {from_minor(terms.base_fee_minor)}",
-                }
-            )
-        if (
-            data.max_revenue_share_percentage is not None
-            and terms.revenue_share_percentage > data.max_revenue_share_percentage
-        ):
-            problems.append(
-                {
-                    "field": "maxRevenueSharePercentage",
-                    "message": f"the terms ask {terms.revenue_share_percentage}%",
-                }
-            )
-        if problems:
-            raise ValidationFailed("The terms exceed what you accept", details={"errors": problems})
+        _check_limits(terms, data)
         if await self.licenses.pending_exists(terms.id, principal.id):
             raise Conflict("You already have a pending application for these terms")
         if terms.base_fee_minor > 0 and data.payment_method is None:
@@ -271,7 +380,7 @@ class LicensingService:
                 },
             )
         application = LicenseApplication(
-            id=new_id(),
+            id=application_id or new_id(),
             ip_asset_id=asset.id,
             applicant_id=principal.id,
             licensor_id=asset.creator_id,
@@ -282,11 +391,16 @@ class LicensingService:
             else None,
             max_revenue_share_percentage=data.max_revenue_share_percentage,
             status=LicenseStatus.PENDING.value,
+            payment_method=data.payment_method,
         )
         try:
             async with self.session.begin_nested():
                 await self.licenses.add(application)
         except IntegrityError as exc:
+            # A concurrent request under the same key made it first: answer with it.
+            replay = await self._earlier(application_id, principal, data)
+            if replay is not None:
+                return replay
             raise Conflict("You already have a pending application for these terms") from exc
         if terms.base_fee_minor > 0:
             assert data.payment_method is not None
@@ -313,15 +427,18 @@ class LicensingService:
             try:
                 async with self.session.begin_nested():
                     await self._approve(application, actor_id=None)
-            except Conflict:
-                pass  # a rule blocks it for now: it waits for the licensor like any other
-        return application
+            except (Conflict, PaymentFailed):
+                # A rule blocks it for now, or the fee could not be captured: it waits for
+                # the licensor like any other, its fee still authorised.
+                pass
+        return Applied(application)
 
     async def _authorize_fee(
         self, application: LicenseApplication, terms: LicenseTerms, payment_method: str
     ) -> None:
         """The base fee is authorised now, captured on approval and released on rejection,
-        by the payments module through in-transaction hooks (a decline raises)."""
+        withdrawal or lapse, by the payments module through in-transaction hooks (a decline
+        raises)."""
         hook = LicenseFeeAuthorizing(
             license_id=application.id,
             applicant_id=application.applicant_id,
@@ -400,6 +517,14 @@ class LicensingService:
                 raise Conflict(
                     "The asset's own license no longer authorises it", details={"reasons": problems}
                 )
+        if fee_hold_lapsed(application, now):
+            # The card hold has lapsed (or is about to): capturing it would fail or charge a
+            # card whose hold the applicant believes released. The application expires.
+            raise Conflict(
+                "The application expired: the hold on the applicant's card for the base fee "
+                f"lapsed after {FEE_HOLD_WINDOW.days} days; the applicant must apply again",
+                details={"reason": "fee_authorization_lapsed"},
+            )
         if application.fee_status == FeeStatus.AUTHORIZED:
             # Every rule passed: the fee is taken now (a failure refuses the approval).
             await dispatch(self.session, LicenseFeeCapturing(license_id=application.id))
@@ -447,11 +572,6 @@ class LicensingService:
         application.rejection_reason = reason
         application.decided_by = principal.id
         application.updated_at = utcnow()
-        if application.fee_status == FeeStatus.AUTHORIZED:
-            await dispatch(
-                self.session, LicenseFeeReleasing(license_id=application.id, reason="rejected")
-            )
-            application.fee_status = FeeStatus.RELEASED.value
         await audit.record(
             self.session,
             actor_id=principal.id,
@@ -470,6 +590,39 @@ class LicensingService:
                 reason=reason,
             ),
         )
+        await release_fee(self.session, application, reason="rejected")
+        await self.session.flush()
+        return application
+
+    async def withdraw(self, principal: Principal, license_id: uuid.UUID) -> LicenseApplication:
+        """The applicant takes back a pending application; its fee is released. Recorded
+        as rejected, with the reason `WITHDRAWN_REASON` and the applicant as the decider."""
+        application = await self.licenses.get(license_id, for_update=True)
+        if application is None:
+            raise NotFound("License not found")
+        if application.applicant_id != principal.id:
+            if application.licensor_id == principal.id:
+                raise Forbidden("Only the applicant may withdraw an application; reject it")
+            raise NotFound("License not found")
+        if application.status != LicenseStatus.PENDING:
+            raise Conflict(
+                f"License is {application.status}; only a pending application can be withdrawn",
+                details={"status": application.status},
+            )
+        application.status = LicenseStatus.REJECTED.value
+        application.rejection_reason = WITHDRAWN_REASON
+        application.decided_by = principal.id
+        application.updated_at = utcnow()
+        await audit.record(
+            self.session,
+            actor_id=principal.id,
+            action="license.withdrawn",
+            resource_type="license",
+            resource_id=application.id,
+            old_values={"status": LicenseStatus.PENDING.value},
+            new_values={"status": LicenseStatus.REJECTED.value, "reason": WITHDRAWN_REASON},
+        )
+        await release_fee(self.session, application, reason="withdrawn")
         await self.session.flush()
         return application
 
@@ -549,6 +702,41 @@ class LicensingService:
                 "The license does not authorise this now", details={"reasons": problems}
             )
         return chain
+
+
+async def release_fee(
+    session: AsyncSession, application: LicenseApplication, *, reason: str
+) -> None:
+    """An application with an authorised fee will not be approved: the payments module
+    releases the fee (cancelled, or refunded if an approval that was rolled back had
+    captured it). Called last in a decision, after everything that could still fail."""
+    if application.fee_status != FeeStatus.AUTHORIZED:
+        return
+    await dispatch(session, LicenseFeeReleasing(license_id=application.id, reason=reason))
+    application.fee_status = FeeStatus.RELEASED.value
+
+
+async def expire_lapsed_fee_holds(session: AsyncSession, *, limit: int = 200) -> int:
+    """Pending applications whose fee has been held on the card for `FEE_HOLD_WINDOW`
+    expire: the hold is released, the applicant may apply again. Returns how many."""
+    now = utcnow()
+    due = await LicenseRepository(session).lapsing_fee_holds(now - FEE_HOLD_WINDOW, limit=limit)
+    for application in due:
+        application.status = LicenseStatus.EXPIRED.value
+        application.rejection_reason = LAPSED_REASON
+        application.updated_at = now
+        await audit.record(
+            session,
+            actor_id=None,
+            action="license.application_expired",
+            resource_type="license",
+            resource_id=application.id,
+            old_values={"status": LicenseStatus.PENDING.value},
+            new_values={"status": LicenseStatus.EXPIRED.value, "reason": LAPSED_REASON},
+        )
+        await release_fee(session, application, reason="authorization lapsed")
+        await session.flush()
+    return len(due)
 
 
 async def withdraw_authorization(

@@ -14,10 +14,19 @@ user concerned; an empty list means the ledger is sound:
 - no user has been paid out more than they earned: at each payout, their payouts so far do
   not exceed the net of what they were credited so far (sales and fees, less refunds). A
   refund after a payout may still take a balance below zero, as §7 allows;
+- every payout and its postings agree: a pending payout's amount is in flight (taken from
+  the user's available balance), a paid one's is on the payouts account, a failed one's is
+  back in the user's available balance; no payout posting lacks its payout; and the payouts
+  in flight on the ledger are exactly the pending payouts;
+- every transfer to a connected account belongs to a settled sale or license fee and moves
+  no more than its recipient's part of it (their revenue shares, and the seller's amount);
+  its reversed amount is the sum of its reversals, each exactly the recipient's part of its
+  refund;
 - all accounts together sum to zero (in each currency).
 
-A payout is a posting with an entry on the payouts account. The checks only read; run them
-in a REPEATABLE READ transaction so that they see one snapshot while others write.
+A payout posting is one with an entry on the payouts or payouts-in-flight account. The checks
+only read; run them in a REPEATABLE READ transaction so that they see one snapshot while
+others write.
 """
 
 from __future__ import annotations
@@ -32,16 +41,23 @@ from typing import Any
 from sqlalchemy import Row, String, and_, case, cast, func, not_, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ipmarket.payments.ledger import SALE
+from ipmarket.payments.ledger import PAYOUT_KINDS, SALE
 from ipmarket.payments.models import (
     AccountKind,
     LedgerAccount,
     LedgerEntry,
     LedgerPosting,
+    Payout,
+    PayoutStatus,
+    Refund,
     Transaction,
     TransactionStatus,
     TransactionType,
+    Transfer,
+    TransferReversal,
 )
+from ipmarket.payments.service import split_of
+from ipmarket.payments.transfers import parts_by_recipient, refund_parts
 
 # The transactions that move money through a `sale` posting.
 SALE_TYPES = (TransactionType.PRODUCT_SALE.value, TransactionType.LICENSE_FEE.value)
@@ -60,6 +76,9 @@ async def check_ledger(session: AsyncSession) -> list[str]:
     problems += await _sales(session)
     problems += await _stray_sale_postings(session)
     problems += await _payouts_beyond_earnings(session)
+    problems += await _payouts_and_their_postings(session)
+    problems += await _payouts_in_flight(session)
+    problems += await _transfers(session)
     problems += await _ledger_total(session)
     return problems
 
@@ -342,7 +361,9 @@ async def _payouts_beyond_earnings(session: AsyncSession) -> list[str]:
     payout_postings = (
         select(LedgerEntry.posting_id)
         .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-        .where(LedgerAccount.kind == AccountKind.PAYOUTS.value)
+        .where(
+            LedgerAccount.kind.in_((AccountKind.PAYOUTS.value, AccountKind.PAYOUTS_IN_FLIGHT.value))
+        )
     )
     is_payout = LedgerEntry.posting_id.in_(payout_postings)
     amount = LedgerEntry.amount_minor
@@ -404,3 +425,250 @@ async def _payouts_beyond_earnings(session: AsyncSession) -> list[str]:
         f"{int(earned)} as of {at.isoformat()}"
         for user_id, currency, at, paid, earned in rows
     ]
+
+
+# Where a payout's money is, by its status: its postings' net effect, per account.
+_Holder = tuple[str, uuid.UUID | None]
+
+
+def _expected_payout(status: str, user_id: uuid.UUID, amount: int) -> dict[_Holder, int]:
+    available: _Holder = (AccountKind.USER_AVAILABLE.value, user_id)
+    if status == PayoutStatus.PENDING:
+        return {available: -amount, (AccountKind.PAYOUTS_IN_FLIGHT.value, None): amount}
+    if status == PayoutStatus.PAID:
+        return {available: -amount, (AccountKind.PAYOUTS.value, None): amount}
+    return {}  # failed: the amount went back where it came from
+
+
+def _holder_name(holder: _Holder) -> str:
+    kind, owner = holder
+    name = kind.replace("_", " ")
+    return f"{name} of user {owner}" if owner is not None else name
+
+
+async def _payouts_and_their_postings(session: AsyncSession) -> list[str]:
+    """Each payout's postings (payout, payout_paid, payout_failed) net to where its status
+    says its money is; payout postings without a payout are named."""
+    problems: list[str] = []
+    after: uuid.UUID | None = None
+    while True:
+        stmt = select(
+            Payout.id, Payout.user_id, Payout.amount_minor, Payout.currency, Payout.status
+        )
+        if after is not None:
+            stmt = stmt.where(Payout.id > after)
+        batch = (await session.execute(stmt.order_by(Payout.id).limit(_BATCH))).all()
+        if not batch:
+            break
+        nets = await _payout_nets(session, [str(row.id) for row in batch])
+        for row in batch:
+            found = nets.get(str(row.id), ({}, set()))
+            problems += _payout_problems(row, *found)
+        after = batch[-1].id
+    stray = await session.execute(
+        select(LedgerPosting.id, LedgerPosting.kind, LedgerPosting.reference)
+        .outerjoin(Payout, cast(Payout.id, String) == LedgerPosting.reference)
+        .where(LedgerPosting.kind.in_(PAYOUT_KINDS), Payout.id.is_(None))
+        .order_by(LedgerPosting.created_at, LedgerPosting.id)
+    )
+    problems += [
+        f"{_posting_name(pid, kind, ref)} belongs to no payout" for pid, kind, ref in stray
+    ]
+    return problems
+
+
+async def _payout_nets(
+    session: AsyncSession, references: Sequence[str]
+) -> dict[str, tuple[dict[_Holder, int], set[str]]]:
+    rows = await session.execute(
+        select(
+            LedgerPosting.reference,
+            LedgerAccount.kind,
+            LedgerAccount.owner_id,
+            LedgerAccount.currency,
+            func.sum(LedgerEntry.amount_minor),
+        )
+        .join(LedgerEntry, LedgerEntry.posting_id == LedgerPosting.id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(LedgerPosting.kind.in_(PAYOUT_KINDS), LedgerPosting.reference.in_(references))
+        .group_by(
+            LedgerPosting.reference,
+            LedgerAccount.kind,
+            LedgerAccount.owner_id,
+            LedgerAccount.currency,
+        )
+    )
+    nets: dict[str, tuple[dict[_Holder, int], set[str]]] = {}
+    for reference, kind, owner_id, currency, amount in rows:
+        holders, currencies = nets.setdefault(reference, ({}, set()))
+        holder: _Holder = (kind, owner_id)
+        holders[holder] = holders.get(holder, 0) + int(amount)
+        currencies.add(currency)
+    return nets
+
+
+def _payout_problems(row: Any, net: dict[_Holder, int], currencies: set[str]) -> list[str]:
+    name = (
+        f"payout {row.id} ({row.status}, {row.amount_minor} {row.currency} to user {row.user_id})"
+    )
+    problems = []
+    if currencies - {row.currency}:
+        others = ", ".join(sorted(currencies - {row.currency}))
+        problems.append(f"{name}: its postings have entries in {others}")
+    expected = _expected_payout(row.status, row.user_id, row.amount_minor)
+    holders = {h for h, v in expected.items() if v} | {h for h, v in net.items() if v}
+    for holder in sorted(holders, key=lambda h: (h[0], str(h[1]))):
+        want, got = expected.get(holder, 0), net.get(holder, 0)
+        if want != got:
+            problems.append(
+                f"{name}: its postings put {got} on {_holder_name(holder)}, expected {want}"
+            )
+    return problems
+
+
+async def _payouts_in_flight(session: AsyncSession) -> list[str]:
+    """The payouts-in-flight account holds exactly the pending payouts (per currency)."""
+    on_ledger = dict(
+        (
+            await session.execute(
+                select(LedgerAccount.currency, func.sum(LedgerEntry.amount_minor))
+                .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+                .where(LedgerAccount.kind == AccountKind.PAYOUTS_IN_FLIGHT.value)
+                .group_by(LedgerAccount.currency)
+            )
+        ).all()
+    )
+    pending = dict(
+        (
+            await session.execute(
+                select(Payout.currency, func.sum(Payout.amount_minor))
+                .where(Payout.status == PayoutStatus.PENDING.value)
+                .group_by(Payout.currency)
+            )
+        ).all()
+    )
+    problems = []
+    for currency in sorted(set(on_ledger) | set(pending)):
+        ledger_total = int(on_ledger.get(currency) or 0)
+        pending_total = int(pending.get(currency) or 0)
+        if ledger_total != pending_total:
+            problems.append(
+                f"payouts in flight on the ledger come to {ledger_total} {currency}, but the "
+                f"pending payouts to {pending_total} {currency}"
+            )
+    return problems
+
+
+# --- transfers ----------------------------------------------------------------------------------
+
+
+async def _transfers(session: AsyncSession) -> list[str]:
+    """Each transaction's transfers and their reversals, a batch of transactions at a time."""
+    problems: list[str] = []
+    after: uuid.UUID | None = None
+    while True:
+        stmt = select(Transfer.transaction_id).distinct()
+        if after is not None:
+            stmt = stmt.where(Transfer.transaction_id > after)
+        ids = list(
+            (await session.execute(stmt.order_by(Transfer.transaction_id).limit(_BATCH))).scalars()
+        )
+        if not ids:
+            return problems
+        transactions = {
+            tx.id: tx
+            for tx in (
+                await session.execute(select(Transaction).where(Transaction.id.in_(ids)))
+            ).scalars()
+        }
+        transfers: dict[uuid.UUID, list[Transfer]] = defaultdict(list)
+        for transfer in (
+            await session.execute(
+                select(Transfer)
+                .where(Transfer.transaction_id.in_(ids))
+                .order_by(Transfer.created_at, Transfer.id)
+            )
+        ).scalars():
+            transfers[transfer.transaction_id].append(transfer)
+        reversals: dict[uuid.UUID, list[TransferReversal]] = defaultdict(list)
+        for reversal in (
+            await session.execute(
+                select(TransferReversal)
+                .join(Transfer, Transfer.id == TransferReversal.transfer_id)
+                .where(Transfer.transaction_id.in_(ids))
+            )
+        ).scalars():
+            reversals[reversal.transfer_id].append(reversal)
+        refunds: dict[uuid.UUID, list[tuple[uuid.UUID, int]]] = defaultdict(list)
+        for refund_id, transaction_id, amount in await session.execute(
+            select(Refund.id, Refund.transaction_id, Refund.amount_minor)
+            .where(Refund.transaction_id.in_(ids))
+            .order_by(Refund.created_at, Refund.id)
+        ):
+            refunds[transaction_id].append((refund_id, amount))
+        for transaction_id in ids:
+            problems += _transfer_problems(
+                transaction_id,
+                transactions.get(transaction_id),
+                transfers[transaction_id],
+                reversals,
+                refunds[transaction_id],
+            )
+        after = ids[-1]
+
+
+def _transfer_problems(
+    transaction_id: uuid.UUID,
+    tx: Transaction | None,
+    transfers: list[Transfer],
+    reversals: dict[uuid.UUID, list[TransferReversal]],
+    refunds: list[tuple[uuid.UUID, int]],
+) -> list[str]:
+    if tx is None:
+        return [
+            f"transfer {t.id} to user {t.recipient_id} belongs to no transaction ({transaction_id})"
+            for t in transfers
+        ]
+    name = f"transaction {tx.id} ({tx.transaction_type})"
+    if tx.transaction_type not in SALE_TYPES or tx.status not in SETTLED_STATUSES:
+        return [f"{name} is {tx.status}, yet has {len(transfers)} transfer(s)"]
+    try:
+        original = split_of(tx)
+        parts = parts_by_recipient(original, tx.seller_id)
+    except (KeyError, TypeError, ValueError):
+        return []  # its revenue shares are malformed: named by the sales' check
+    problems: list[str] = []
+    refunded_by: dict[uuid.UUID, dict[uuid.UUID, int]] = {}
+    for refund_id, _ in refunds:
+        try:
+            given_back = refund_parts(original, refunds, until=refund_id)
+        except ValueError as exc:
+            problems.append(f"{name}: its refunds cannot be split ({exc})")
+            break
+        refunded_by[refund_id] = parts_by_recipient(given_back, tx.seller_id)
+    for transfer in transfers:
+        what = f"{name}: transfer {transfer.id} to user {transfer.recipient_id}"
+        part = parts.get(transfer.recipient_id, 0)
+        if transfer.amount_minor > part:
+            problems.append(f"{what} moves {transfer.amount_minor}, more than their part {part}")
+        if transfer.currency != tx.currency:
+            problems.append(f"{what} is in {transfer.currency}, the sale in {tx.currency}")
+        made = reversals.get(transfer.id, [])
+        total = sum(r.amount_minor for r in made)
+        if total != transfer.reversed_minor:
+            problems.append(
+                f"{what} counts {transfer.reversed_minor} reversed, its reversals sum to {total}"
+            )
+        for reversal in made:
+            due = refunded_by.get(reversal.refund_id, {}).get(transfer.recipient_id)
+            if due is None and reversal.refund_id not in refunded_by:
+                problems.append(
+                    f"{what}: reversal {reversal.id} is for refund {reversal.refund_id}, not "
+                    "one of the transaction's"
+                )
+            elif reversal.amount_minor != (due or 0):
+                problems.append(
+                    f"{what}: reversal {reversal.id} takes back {reversal.amount_minor}, their "
+                    f"part of refund {reversal.refund_id} is {due or 0}"
+                )
+    return problems

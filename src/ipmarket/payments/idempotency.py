@@ -15,10 +15,16 @@ records the response and is committed here. An error response (4xx) is recorded 
 a retry gets the same answer; a 5xx, or a crash, releases the key so the request may be tried
 again. A key left in flight by a request that died is taken over after `STALE_AFTER`.
 
+A key is held by one attempt at a time (`attempt`): only that attempt may record the answer
+or release the key, so a stalled request whose key was taken over cannot overwrite the
+answer of the request that took it.
+
 Deterministic ids: a request's new rows (a sale, a refund, a payout) take an id derived from
-the caller and the key, and the provider's idempotency keys derive from those ids. A retry
-after a failure whose outcome is unknown therefore reaches the provider under the same keys
-and is never charged, refunded or paid out twice.
+the caller and the key, and the provider's idempotency keys derive from those ids. Every
+attempt under a key (a retry after a 5xx, a take-over) therefore finds and continues the
+same row and reaches the provider under the same keys, so nothing is charged, refunded or
+paid out twice. A row older than `RETENTION` belongs to an earlier use of a purged key: the
+services start afresh then (`is_continuation`).
 
 Use it as a route dependency:
 
@@ -33,7 +39,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import structlog
@@ -47,6 +53,7 @@ from ipmarket.kit.db import commit, discard_after_commit
 from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import error_payload
 from ipmarket.kit.errors import AppError, Conflict, ValidationFailed
+from ipmarket.kit.ids import new_id
 from ipmarket.payments.repository import PaymentRepository
 
 log = structlog.get_logger(__name__)
@@ -102,6 +109,7 @@ class IdempotentRequest:
         self.method = method.upper()
         self.path = path
         self.hash = request_hash(method, path, body)
+        self.attempt = new_id()
         self._user_id: uuid.UUID | None = None
 
     def derived_id(self, purpose: str) -> uuid.UUID:
@@ -139,9 +147,11 @@ class IdempotentRequest:
         body = result.model_dump(mode="json", by_alias=True)
         repository = PaymentRepository(self.session)
         try:
-            await repository.complete_key(
-                user_id, self.key, status=status_code, body=body, now=utcnow()
+            held = await repository.complete_key(
+                user_id, self.key, attempt=self.attempt, status=status_code, body=body, now=utcnow()
             )
+            if not held:
+                log.warning("idempotency.key_lost_to_take_over", path=self.path)
             await commit(self.session)
         except BaseException:
             await self._abandon(user_id)
@@ -160,6 +170,7 @@ class IdempotentRequest:
                 path=self.path,
                 request_hash=self.hash,
                 now=now,
+                attempt=self.attempt,
             )
             if claimed:
                 await commit(self.session)
@@ -184,7 +195,7 @@ class IdempotentRequest:
                     headers={REPLAYED_HEADER: "true"},
                 )
             if await repository.take_over_key(
-                user_id, self.key, stale_before=now - STALE_AFTER, now=now
+                user_id, self.key, stale_before=now - STALE_AFTER, now=now, attempt=self.attempt
             ):
                 log.warning("idempotency.stale_key_taken_over", path=self.path)
                 await commit(self.session)
@@ -208,7 +219,7 @@ class IdempotentRequest:
         body: dict[str, Any] = error_payload(exc.code, exc.message, exc.details)
         try:
             await PaymentRepository(self.session).complete_key(
-                user_id, self.key, status=exc.status, body=body, now=utcnow()
+                user_id, self.key, attempt=self.attempt, status=exc.status, body=body, now=utcnow()
             )
             await commit(self.session)
         except Exception:
@@ -220,12 +231,20 @@ class IdempotentRequest:
         discard_after_commit(self.session)
         try:
             await self.session.rollback()
-            await PaymentRepository(self.session).release_key(user_id, self.key)
+            await PaymentRepository(self.session).release_key(
+                user_id, self.key, attempt=self.attempt
+            )
             await commit(self.session)
         except Exception:
             # The key stays in flight; it is taken over once stale.
             log.exception("idempotency.release_failed", path=self.path)
             await self.session.rollback()
+
+
+def is_continuation(created_at: datetime) -> bool:
+    """Whether a row with a key-derived id was made under the key as it is now, rather than
+    under an earlier use of the key that has since been purged."""
+    return created_at > utcnow() - RETENTION
 
 
 async def _idempotent_request(

@@ -4,6 +4,17 @@
   become available (the ledger's `release_matured`, against the app clock).
 - `payments.ensure_transaction_partitions`, daily: the yearly partitions of `transactions`
   for this year and the next exist, so a sale on New Year's Eve always has its partition.
+- `payments.reconcile_payouts`, every minute: pending payouts older than a minute (their
+  request could not reach the provider, or died) are paid again under the same idempotency
+  key until they are paid or failed (see `payouts`).
+- `payments.scheduled_payouts`, every 15 minutes: on the first day of a payout period
+  (`settings.payments.payoutSchedule`), everyone whose available balance is at least the
+  minimum payout is paid out, once per user and period. A period whose first day passes
+  without a run (the worker down all day) is skipped: its balances go out with the next one.
+
+The payout jobs commit as they go (no transaction is open while the provider is called), so
+their scheduler lock ends with their first commit; they stay safe to run twice at once, as
+every payout is settled under its row lock and paid under its own idempotency key.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.kit.clock import utcnow
 from ipmarket.payments.ledger import release_matured
+from ipmarket.payments.payouts import PayoutService
 from ipmarket.worker.scheduler import periodic
 
 log = structlog.get_logger(__name__)
@@ -47,3 +59,22 @@ async def ensure_transaction_partitions(session: AsyncSession) -> None:
         if await session.scalar(select(func.to_regclass(f"transactions_{y}"))) is None:
             await session.execute(select(func.ipmarket_ensure_transactions_partition(y)))
             log.info("payments.partition_created", table=f"transactions_{y}")
+
+
+@periodic("payments.reconcile_payouts", every=timedelta(minutes=1))
+async def reconcile_payouts(session: AsyncSession) -> None:
+    settled = await PayoutService(session).settle_stale(now=utcnow())
+    if settled.paid or settled.failed or settled.pending:
+        log.info(
+            "payments.payouts_reconciled",
+            paid=settled.paid,
+            failed=settled.failed,
+            still_pending=settled.pending,
+        )
+
+
+@periodic("payments.scheduled_payouts", every=timedelta(minutes=15))
+async def scheduled_payouts(session: AsyncSession) -> None:
+    made = await PayoutService(session).pay_out_scheduled(now=utcnow())
+    if made:
+        log.info("payments.scheduled_payouts_made", count=made)

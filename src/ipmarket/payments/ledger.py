@@ -14,6 +14,12 @@ that time: `release_matured` moves each such entry, once, from pending to availa
 `hold_release` posting whose reference is the entry's id (a negative entry, the reversal of
 earnings by a refund, is released the same way, so that the pending balance nets out).
 
+A payout moves a user's available money out in two steps, both referenced by the payout's
+id: `payout` when it is recorded (available -x, payouts in flight +x), then `payout_paid`
+once the provider has it (in flight -x, payouts +x) or `payout_failed` when the provider
+refused it (in flight -x, available +x: the money is the user's again). The in-flight
+account therefore always holds exactly the pending payouts.
+
 This module neither commits nor opens transactions: the caller's transaction holds the
 postings (ARCHITECTURE.md §4.1).
 """
@@ -41,6 +47,12 @@ from ipmarket.payments.models import AccountKind, LedgerAccount, LedgerEntry, Le
 # is posted once, as kind SALE with the transaction's id as its reference.
 SALE = "sale"
 HOLD_RELEASE = "hold_release"
+# A payout, referenced by the payout's id: recorded (the user's available balance → payouts
+# in flight), then either paid (in flight → payouts) or failed (in flight → available again).
+PAYOUT = "payout"
+PAYOUT_PAID = "payout_paid"
+PAYOUT_FAILED = "payout_failed"
+PAYOUT_KINDS = (PAYOUT, PAYOUT_PAID, PAYOUT_FAILED)
 
 USER_KINDS = frozenset({AccountKind.USER_PENDING, AccountKind.USER_AVAILABLE})
 
@@ -99,6 +111,11 @@ def provider_clearing(currency: str = CURRENCY) -> AccountRef:
 def payouts_account(currency: str = CURRENCY) -> AccountRef:
     """Money sent out to users' bank accounts."""
     return AccountRef(AccountKind.PAYOUTS, None, currency)
+
+
+def payouts_in_flight(currency: str = CURRENCY) -> AccountRef:
+    """Payouts taken from users' available balances that the provider has not confirmed."""
+    return AccountRef(AccountKind.PAYOUTS_IN_FLIGHT, None, currency)
 
 
 @dataclass(frozen=True)
@@ -162,6 +179,55 @@ async def balance(session: AsyncSession, user_id: UUID, currency: str = CURRENCY
         )
     ).one()
     return Balance(currency=currency, pending_minor=int(row[0]), available_minor=int(row[1]))
+
+
+async def account_total(session: AsyncSession, account: AccountRef) -> int:
+    """The sum of the entries on one account (0 for an account never used)."""
+    owner = (
+        LedgerAccount.owner_id.is_(None)
+        if account.owner_id is None
+        else LedgerAccount.owner_id == account.owner_id
+    )
+    total = await session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0))
+        .select_from(LedgerEntry)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(
+            LedgerAccount.kind == account.kind.value,
+            owner,
+            LedgerAccount.currency == account.currency,
+        )
+    )
+    return int(total or 0)
+
+
+async def available_at_least(
+    session: AsyncSession,
+    minimum_minor: int,
+    *,
+    currency: str = CURRENCY,
+    after: UUID | None = None,
+    limit: int = 500,
+) -> list[tuple[UUID, int]]:
+    """(user, available balance) of the users whose available balance is at least
+    `minimum_minor` (and above zero), by user id after `after`, at most `limit`."""
+    total = func.sum(LedgerEntry.amount_minor)
+    stmt = (
+        select(LedgerAccount.owner_id, total)
+        .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+        .where(
+            LedgerAccount.kind == AccountKind.USER_AVAILABLE.value,
+            LedgerAccount.currency == currency,
+        )
+        .group_by(LedgerAccount.owner_id)
+        .having(total >= max(minimum_minor, 1))
+        .order_by(LedgerAccount.owner_id)
+        .limit(limit)
+    )
+    if after is not None:
+        stmt = stmt.where(LedgerAccount.owner_id > after)
+    rows = await session.execute(stmt)
+    return [(owner, int(amount)) for owner, amount in rows if owner is not None]
 
 
 async def platform_revenue_minor(session: AsyncSession, currency: str = CURRENCY) -> int:
@@ -381,12 +447,19 @@ def _batches(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
 
 __all__ = [
     "HOLD_RELEASE",
+    "PAYOUT",
+    "PAYOUT_FAILED",
+    "PAYOUT_KINDS",
+    "PAYOUT_PAID",
     "SALE",
     "AccountRef",
     "Balance",
     "Line",
+    "account_total",
+    "available_at_least",
     "balance",
     "payouts_account",
+    "payouts_in_flight",
     "platform_revenue",
     "platform_revenue_minor",
     "post",

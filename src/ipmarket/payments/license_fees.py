@@ -1,23 +1,58 @@
 """A license's base fee: authorised when the application is made, captured when it is
-approved, released when it is rejected.
+approved, released when it is rejected, withdrawn or left undecided past the card hold.
 
-Services flush but never commit: the request owns the transaction."""
+Services flush but never commit: the request (or job) owns the transaction.
+
+The provider is called inside the licensing decision's database transaction, so the two can
+disagree when that transaction rolls back after the provider acted. Every provider key is
+derived from the fee transaction's id (itself derived from the application's id), so
+repeating a step never repeats its effect, and each step asks the provider where the money
+stands instead of trusting our rows:
+
+- a capture whose approval was rolled back is taken again under the same key by a retried
+  approval (a replay: one capture), and completes then;
+- a release asks the provider first: an authorisation is cancelled, but a payment that was
+  captured already (its approval rolled back) is refunded in full, so an applicant is never
+  charged for a license they did not get;
+- a release the provider could not be reached for leaves the transaction pending, and
+  `reconcile_license_fees` (a periodic job) settles every pending fee of a decided license
+  with the provider: completed when the license was approved, released (cancelled or
+  refunded) otherwise.
+"""
 
 from __future__ import annotations
 
 import uuid
 from decimal import Decimal
 
+import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.kit.clock import utcnow
-from ipmarket.kit.errors import PaymentFailed
-from ipmarket.kit.ids import new_id
+from ipmarket.kit.errors import PaymentFailed, ValidationFailed
+from ipmarket.licensing import LicenseApplication, LicenseStatus
 from ipmarket.payments.models import Transaction, TransactionStatus, TransactionType
-from ipmarket.payments.providers import PaymentDeclined, PaymentProvider, ProviderError
+from ipmarket.payments.providers import (
+    IntentStatus,
+    PaymentDeclined,
+    PaymentProvider,
+    ProviderError,
+)
 from ipmarket.payments.service import PaymentService, ProviderUnavailable, call_provider
 from ipmarket.payments.splits import split_sale
 from ipmarket.settings import get_platform_settings
+
+log = structlog.get_logger(__name__)
+
+_FEE_NAMESPACE = uuid.UUID("2b0e6a53-1f6c-4a5e-9a8e-3c1d7e5b9f40")
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def fee_transaction_id(license_id: uuid.UUID) -> uuid.UUID:
+    """The id of a license's fee transaction: one per application, the same on every
+    attempt, so a retried application reaches the provider under the same keys."""
+    return uuid.uuid5(_FEE_NAMESPACE, f"license-fee/{license_id}")
 
 
 class LicenseFeeService(PaymentService):
@@ -37,7 +72,7 @@ class LicenseFeeService(PaymentService):
         payment_method: str,
     ) -> str:
         """Authorise (not capture) a license's base fee; returns the intent's id. A decline
-        raises PaymentFailed and nothing is kept."""
+        raises PaymentFailed and nothing is kept (the intent is cancelled)."""
         platform = await get_platform_settings(self.session)
         split = split_sale(
             fee_minor,
@@ -46,7 +81,7 @@ class LicenseFeeService(PaymentService):
         )
         now = utcnow()
         tx = Transaction(
-            id=new_id(),
+            id=fee_transaction_id(license_id),
             created_at=now,
             transaction_type=TransactionType.LICENSE_FEE.value,
             buyer_id=applicant_id,
@@ -88,6 +123,7 @@ class LicenseFeeService(PaymentService):
                 details={"declineCode": exc.decline_code or exc.code or "card_declined"},
             ) from exc
         except ProviderError as exc:
+            await self._refuse_reused_key(intent.id)
             raise ProviderUnavailable(
                 "The payment provider could not complete the request; try again",
                 details={"operation": "confirm_intent"},
@@ -95,28 +131,139 @@ class LicenseFeeService(PaymentService):
         await self.session.flush()
         return intent.id
 
+    async def _refuse_reused_key(self, intent_id: str) -> None:
+        """A confirmation under this application's key failed at the provider. When the
+        intent had been confirmed already, an earlier attempt under the same
+        Idempotency-Key used another card: the key was reused for another request."""
+        try:
+            intent = await self.provider.retrieve_intent(intent_id)
+        except ProviderError:
+            return
+        if intent.status != IntentStatus.REQUIRES_PAYMENT_METHOD:
+            raise ValidationFailed(
+                f"This {IDEMPOTENCY_HEADER} was already used to pay with another payment "
+                "method; use a new key for a new attempt",
+                details={"reason": "idempotency_key_reused", "header": IDEMPOTENCY_HEADER},
+            )
+
     async def capture_license_fee(self, license_id: uuid.UUID) -> Transaction | None:
         """Take the authorised fee of an approved license: the platform's fee and the
-        licensor's earnings go to the ledger."""
+        licensor's earnings go to the ledger. A failure raises PaymentFailed (402) and the
+        approval does not happen. The capture key is the same on every attempt, so a retry
+        after an approval that was rolled back replays the capture, never repeats it."""
         tx = await self.payments.pending_license_fee(license_id, for_update=True)
         if tx is None:
             return None
         assert tx.payment_reference is not None
         try:
             await self.provider.capture(tx.payment_reference, idempotency_key=f"{tx.id}:capture")
-        except (PaymentDeclined, ProviderError) as exc:
+        except PaymentDeclined as exc:
             raise PaymentFailed(
                 f"The license fee could not be captured: {exc}",
-                details={"transactionId": str(tx.id)},
+                details={
+                    "transactionId": str(tx.id),
+                    "declineCode": exc.decline_code or exc.code or "card_declined",
+                },
+            ) from exc
+        except ProviderError as exc:
+            log.warning("payments.license_fee_capture_failed", transaction_id=str(tx.id))
+            raise PaymentFailed(
+                f"The license fee could not be captured: {exc}",
+                details={"transactionId": str(tx.id), "reason": "capture_failed"},
             ) from exc
         await self.complete(tx)
         await self.session.flush()
         return tx
 
     async def release_license_fee(self, license_id: uuid.UUID, *, reason: str) -> None:
-        """Let go of an authorised fee (the application was rejected)."""
+        """Let go of a license's fee (the application was rejected, withdrawn or lapsed)."""
         tx = await self.payments.pending_license_fee(license_id, for_update=True)
         if tx is None:
             return
-        await self._void(tx)
-        await self.fail(tx, reason=f"released: {reason}")
+        await self.release(tx, reason=reason)
+
+    async def release(self, tx: Transaction, *, reason: str) -> bool:
+        """Give a pending fee back, whatever the provider did with it: an authorisation is
+        cancelled; a payment captured by an approval that was then rolled back is refunded
+        in full (nothing is kept, nothing reaches the ledger). False when the provider
+        could not be reached: the transaction stays pending for `reconcile_license_fees`."""
+        assert tx.payment_reference is not None
+        refund_reference: str | None = None
+        try:
+            intent = await self.provider.retrieve_intent(tx.payment_reference)
+            if intent.status == IntentStatus.SUCCEEDED:
+                refund_reference = await self.provider.refund(
+                    tx.payment_reference,
+                    amount_minor=tx.amount_minor,
+                    idempotency_key=f"{tx.id}:release-refund",
+                )
+            elif intent.status != IntentStatus.CANCELED:
+                await self.provider.cancel(tx.payment_reference, idempotency_key=f"{tx.id}:cancel")
+        except ProviderError as exc:
+            log.warning(
+                "payments.license_fee_release_deferred", transaction_id=str(tx.id), error=str(exc)
+            )
+            return False
+        if refund_reference is None:
+            await self.fail(tx, reason=f"released: {reason}")
+            return True
+        log.warning(
+            "payments.license_fee_refunded_on_release",
+            transaction_id=str(tx.id),
+            refund=refund_reference,
+        )
+        tx.refunded_minor = tx.amount_minor
+        await self.fail(
+            tx, reason=f"released: {reason}; the captured fee was refunded ({refund_reference})"
+        )
+        return True
+
+    async def reconcile_license_fees(self, *, limit: int = 100) -> int:
+        """Settle the pending fees of licenses that were decided: a fee left pending by an
+        approval that was rolled back, or by a release the provider could not be reached
+        for. Completed when the license is approved and the provider captured the payment;
+        released (cancelled, or refunded when captured) when it was rejected, withdrawn or
+        lapsed. Returns how many were settled."""
+        settled = 0
+        for tx, license_status in await self._pending_fees_of_decided_licenses(limit):
+            if license_status == LicenseStatus.APPROVED:
+                settled += await self._complete_if_captured(tx)
+            else:
+                settled += await self.release(tx, reason=f"license {license_status}")
+        return settled
+
+    async def _complete_if_captured(self, tx: Transaction) -> bool:
+        assert tx.payment_reference is not None
+        try:
+            intent = await self.provider.retrieve_intent(tx.payment_reference)
+        except ProviderError as exc:
+            log.warning("payments.license_fee_reconcile_deferred", transaction_id=str(tx.id))
+            log.debug("payments.provider_error", error=str(exc))
+            return False
+        if intent.status != IntentStatus.SUCCEEDED:
+            # An approval always captures before it commits: this needs a person.
+            log.error(
+                "payments.license_fee_uncaptured_on_approved_license",
+                transaction_id=str(tx.id),
+                intent_status=intent.status.value,
+            )
+            return False
+        await self.complete(tx)
+        return True
+
+    async def _pending_fees_of_decided_licenses(self, limit: int) -> list[tuple[Transaction, str]]:
+        """Pending fees whose license is no longer pending, locked; rows a request holds are
+        skipped (it is settling them)."""
+        rows = await self.session.execute(
+            select(Transaction, LicenseApplication.status)
+            .join(LicenseApplication, LicenseApplication.id == Transaction.license_id)
+            .where(
+                Transaction.transaction_type == TransactionType.LICENSE_FEE,
+                Transaction.status == TransactionStatus.PENDING,
+                LicenseApplication.status != LicenseStatus.PENDING,
+            )
+            .order_by(Transaction.created_at, Transaction.id)
+            .limit(limit)
+            .with_for_update(of=Transaction, skip_locked=True)
+        )
+        return [(tx, status) for tx, status in rows.all()]

@@ -1,5 +1,6 @@
 """Payments tables: transactions (partitioned by year), the double-entry ledger, payouts,
-refunds, idempotency keys and processed provider webhooks."""
+refunds, idempotency keys, processed provider webhooks, users' connected accounts at the
+provider, and the transfers of each sale's parts to them."""
 
 from __future__ import annotations
 
@@ -100,6 +101,9 @@ class AccountKind(StrEnum):
     PLATFORM_REVENUE = "platform_revenue"  # the platform's fees
     PROVIDER_CLEARING = "provider_clearing"  # money held at the payment provider
     PAYOUTS = "payouts"  # money sent out to users' bank accounts
+    # Payouts recorded but not yet confirmed by the provider: taken from users' available
+    # balances, not yet sent.
+    PAYOUTS_IN_FLIGHT = "payouts_in_flight"
 
 
 class LedgerAccount(IdMixin, Base):
@@ -107,7 +111,7 @@ class LedgerAccount(IdMixin, Base):
     __table_args__ = (
         CheckConstraint(
             "kind IN ('user_pending', 'user_available', 'platform_revenue', "
-            "'provider_clearing', 'payouts')",
+            "'provider_clearing', 'payouts', 'payouts_in_flight')",
             name="kind",
         ),
         CheckConstraint(
@@ -176,6 +180,8 @@ class Payout(IdMixin, Base):
         CheckConstraint("status IN ('pending', 'paid', 'failed')", name="status"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
         Index("idx_payouts_user", "user_id", "created_at"),
+        # What the reconciliation job looks for.
+        Index("idx_payouts_pending", "created_at", postgresql_where="status = 'pending'"),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
@@ -228,8 +234,6 @@ class IdempotencyKey(Base):
     attempt: Mapped[uuid.UUID] = mapped_column(
         default=new_id, server_default=func.gen_random_uuid()
     )
-    # Unchanged by take-overs: ids derived from the key depend on it (see idempotency).
-    first_claimed_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
 class ProviderEvent(Base):
@@ -241,3 +245,78 @@ class ProviderEvent(Base):
     provider: Mapped[str] = mapped_column(String(30))
     event_type: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class PaymentAccount(IdMixin, Base):
+    """A user's connected account at the payment provider (Stripe Connect), which receives
+    their earnings and pays them out to their bank. Opened on first need."""
+
+    __tablename__ = "payment_accounts"
+    __table_args__ = (
+        UniqueConstraint("user_id", name="uq_payment_accounts_user_id"),
+        UniqueConstraint(
+            "provider", "provider_account_id", name="uq_payment_accounts_provider_account"
+        ),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    provider: Mapped[str] = mapped_column(String(30))
+    provider_account_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class TransferStatus(StrEnum):
+    TRANSFERRED = "transferred"
+    PARTIALLY_REVERSED = "partially_reversed"
+    REVERSED = "reversed"
+
+
+class Transfer(IdMixin, Base):
+    """One recipient's part of a sale or license fee (their revenue shares and, for the
+    seller, the seller's amount), sent to their connected account in the transaction's
+    transfer group (Stripe's separate charges and transfers). One per transaction and
+    recipient; refunds reverse it in part or in full."""
+
+    __tablename__ = "transfers"
+    __table_args__ = (
+        UniqueConstraint("transaction_id", "recipient_id", name="uq_transfers_transaction_id"),
+        CheckConstraint(
+            "status IN ('transferred', 'partially_reversed', 'reversed')", name="status"
+        ),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint(
+            "reversed_minor >= 0 AND reversed_minor <= amount_minor", name="reversed_within_amount"
+        ),
+        Index("idx_transfers_recipient", "recipient_id", "created_at"),
+    )
+
+    # No foreign key: the transactions table is partitioned (its key includes created_at).
+    transaction_id: Mapped[uuid.UUID]
+    recipient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    # The connected account it went to, and the provider's transfer id.
+    destination: Mapped[str] = mapped_column(String(255))
+    provider_reference: Mapped[str] = mapped_column(String(255))
+    reversed_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(20), default=TransferStatus.TRANSFERRED.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class TransferReversal(IdMixin, Base):
+    """The part of a refund taken back from one recipient's transfer; one per transfer and
+    refund, so a replayed refund reverses nothing more."""
+
+    __tablename__ = "transfer_reversals"
+    __table_args__ = (
+        UniqueConstraint("transfer_id", "refund_id", name="uq_transfer_reversals_transfer_id"),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        Index("idx_transfer_reversals_refund", "refund_id"),
+    )
+
+    transfer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("transfers.id"))
+    refund_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("refunds.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    provider_reference: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

@@ -1,5 +1,5 @@
-"""All SQL of the payments module's sales, refunds, payouts, idempotency keys and webhook
-events (the ledger's SQL lives in `ledger`)."""
+"""All SQL of the payments module's sales, refunds, payouts, idempotency keys, webhook
+events, connected accounts and transfers (the ledger's SQL lives in `ledger`)."""
 
 from __future__ import annotations
 
@@ -8,21 +8,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ipmarket.kit.ids import new_id
 from ipmarket.payments.ledger import SALE
 from ipmarket.payments.models import (
     IdempotencyKey,
     LedgerEntry,
     LedgerPosting,
+    PaymentAccount,
     Payout,
+    PayoutStatus,
     ProviderEvent,
     Refund,
     Transaction,
     TransactionStatus,
     TransactionType,
+    Transfer,
+    TransferReversal,
+    TransferStatus,
 )
 
 # The first key of the two-key advisory locks this module takes (per user, for payouts).
@@ -72,7 +78,8 @@ class PaymentRepository:
     ) -> Transaction | None:
         stmt = select(Transaction).where(Transaction.id == transaction_id)
         if for_update:
-            stmt = stmt.with_for_update()
+            # Locked rows are read afresh: another process may have settled it meanwhile.
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
         return (await self.session.execute(stmt)).scalars().first()
 
     async def transaction_exists(self, transaction_id: uuid.UUID) -> bool:
@@ -85,7 +92,7 @@ class PaymentRepository:
     ) -> Transaction | None:
         stmt = select(Transaction).where(Transaction.payment_reference == payment_reference)
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
         return (await self.session.execute(stmt.order_by(Transaction.id))).scalars().first()
 
     async def pending_license_fee(
@@ -177,6 +184,27 @@ class PaymentRepository:
             select(func.pg_advisory_xact_lock(ADVISORY_LOCK_NAMESPACE, func.hashtext(str(user_id))))
         )
 
+    async def payout(self, payout_id: uuid.UUID, *, for_update: bool = False) -> Payout | None:
+        """A payout as it is in the database now (not as this session last saw it)."""
+        stmt = (
+            select(Payout).where(Payout.id == payout_id).execution_options(populate_existing=True)
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalars().first()
+
+    async def stale_pending_payouts(
+        self, created_before: datetime, *, limit: int
+    ) -> list[uuid.UUID]:
+        """Pending payouts recorded before `created_before`, oldest first."""
+        rows = await self.session.execute(
+            select(Payout.id)
+            .where(Payout.status == PayoutStatus.PENDING.value, Payout.created_at < created_before)
+            .order_by(Payout.created_at, Payout.id)
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
     async def paid_out_minor(self, user_id: uuid.UUID, currency: str) -> int:
         total = await self.session.scalar(
             select(func.coalesce(func.sum(Payout.amount_minor), 0)).where(
@@ -184,6 +212,125 @@ class PaymentRepository:
             )
         )
         return int(total or 0)
+
+    # --- connected accounts and transfers -----------------------------------------------
+
+    async def payment_account(self, user_id: uuid.UUID) -> PaymentAccount | None:
+        return (
+            await self.session.execute(
+                select(PaymentAccount).where(PaymentAccount.user_id == user_id)
+            )
+        ).scalar_one_or_none()
+
+    async def add_payment_account(
+        self, user_id: uuid.UUID, *, provider: str, provider_account_id: str, now: datetime
+    ) -> PaymentAccount:
+        """Record the user's connected account, unless one was recorded meanwhile: returns
+        the account recorded for the user either way."""
+        await self.session.execute(
+            insert(PaymentAccount)
+            .values(
+                id=new_id(),
+                user_id=user_id,
+                provider=provider,
+                provider_account_id=provider_account_id,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["user_id"])
+        )
+        account = await self.payment_account(user_id)
+        assert account is not None  # inserted, or inserted by another transaction
+        return account
+
+    async def transfers_of(self, transaction_id: uuid.UUID) -> list[Transfer]:
+        rows = await self.session.execute(
+            select(Transfer)
+            .where(Transfer.transaction_id == transaction_id)
+            .order_by(Transfer.created_at, Transfer.id)
+            .execution_options(populate_existing=True)
+        )
+        return list(rows.scalars())
+
+    async def add_transfer(
+        self,
+        *,
+        transaction_id: uuid.UUID,
+        recipient_id: uuid.UUID,
+        amount_minor: int,
+        currency: str,
+        destination: str,
+        provider_reference: str,
+        now: datetime,
+    ) -> bool:
+        """Record a transfer; False when the recipient's transfer for the transaction was
+        recorded already (by a concurrent delivery)."""
+        inserted = await self.session.execute(
+            insert(Transfer)
+            .values(
+                id=new_id(),
+                transaction_id=transaction_id,
+                recipient_id=recipient_id,
+                amount_minor=amount_minor,
+                currency=currency,
+                destination=destination,
+                provider_reference=provider_reference,
+                reversed_minor=0,
+                status=TransferStatus.TRANSFERRED.value,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(constraint="uq_transfers_transaction_id")
+            .returning(Transfer.id)
+        )
+        return inserted.scalar_one_or_none() is not None
+
+    async def reversals_of_refund(self, refund_id: uuid.UUID) -> list[TransferReversal]:
+        rows = await self.session.execute(
+            select(TransferReversal).where(TransferReversal.refund_id == refund_id)
+        )
+        return list(rows.scalars())
+
+    async def add_reversal(
+        self,
+        transfer: Transfer,
+        *,
+        refund_id: uuid.UUID,
+        amount_minor: int,
+        provider_reference: str,
+        now: datetime,
+    ) -> bool:
+        """Record the reversal of `amount_minor` of `transfer` for a refund and count it on
+        the transfer; False (nothing changed) when that refund's reversal of that transfer
+        was recorded already."""
+        inserted = await self.session.execute(
+            insert(TransferReversal)
+            .values(
+                id=new_id(),
+                transfer_id=transfer.id,
+                refund_id=refund_id,
+                amount_minor=amount_minor,
+                provider_reference=provider_reference,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(constraint="uq_transfer_reversals_transfer_id")
+            .returning(TransferReversal.id)
+        )
+        if inserted.scalar_one_or_none() is None:
+            return False
+        reversed_minor = Transfer.reversed_minor + amount_minor
+        await self.session.execute(
+            update(Transfer)
+            .where(Transfer.id == transfer.id)
+            .values(
+                reversed_minor=reversed_minor,
+                status=case(
+                    (reversed_minor >= Transfer.amount_minor, TransferStatus.REVERSED.value),
+                    else_=TransferStatus.PARTIALLY_REVERSED.value,
+                ),
+                updated_at=now,
+            )
+        )
+        return True
 
     # --- idempotency keys ----------------------------------------------------------------
 
@@ -196,8 +343,9 @@ class PaymentRepository:
         path: str,
         request_hash: str,
         now: datetime,
+        attempt: uuid.UUID,
     ) -> bool:
-        """Insert the key in flight; False if it already exists."""
+        """Insert the key in flight, held by `attempt`; False if it already exists."""
         inserted = await self.session.execute(
             insert(IdempotencyKey)
             .values(
@@ -208,6 +356,7 @@ class PaymentRepository:
                 request_hash=request_hash,
                 state="in_flight",
                 created_at=now,
+                attempt=attempt,
             )
             .on_conflict_do_nothing(index_elements=["user_id", "key"])
             .returning(IdempotencyKey.key)
@@ -224,9 +373,16 @@ class PaymentRepository:
         ).scalar_one_or_none()
 
     async def take_over_key(
-        self, user_id: uuid.UUID, key: str, *, stale_before: datetime, now: datetime
+        self,
+        user_id: uuid.UUID,
+        key: str,
+        *,
+        stale_before: datetime,
+        now: datetime,
+        attempt: uuid.UUID,
     ) -> bool:
-        """Claim a key left in flight since before `stale_before` (its request died)."""
+        """Hand a key left in flight since before `stale_before` (its request died, or
+        stalled) to `attempt`; the old attempt can no longer complete or release it."""
         row = await self.session.execute(
             update(IdempotencyKey)
             .where(
@@ -235,7 +391,7 @@ class PaymentRepository:
                 IdempotencyKey.state == "in_flight",
                 IdempotencyKey.created_at < stale_before,
             )
-            .values(created_at=now)
+            .values(created_at=now, attempt=attempt)
             .returning(IdempotencyKey.key)
         )
         return row.scalar_one_or_none() is not None
@@ -245,22 +401,32 @@ class PaymentRepository:
         user_id: uuid.UUID,
         key: str,
         *,
+        attempt: uuid.UUID,
         status: int,
         body: dict[str, Any],
         now: datetime,
-    ) -> None:
-        await self.session.execute(
+    ) -> bool:
+        """Record the response of the attempt holding the key; False if it lost the key."""
+        row = await self.session.execute(
             update(IdempotencyKey)
-            .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+            .where(
+                IdempotencyKey.user_id == user_id,
+                IdempotencyKey.key == key,
+                IdempotencyKey.state == "in_flight",
+                IdempotencyKey.attempt == attempt,
+            )
             .values(state="completed", response_status=status, response_body=body, completed_at=now)
+            .returning(IdempotencyKey.key)
         )
+        return row.scalar_one_or_none() is not None
 
-    async def release_key(self, user_id: uuid.UUID, key: str) -> None:
+    async def release_key(self, user_id: uuid.UUID, key: str, *, attempt: uuid.UUID) -> None:
         await self.session.execute(
             delete(IdempotencyKey).where(
                 IdempotencyKey.user_id == user_id,
                 IdempotencyKey.key == key,
                 IdempotencyKey.state == "in_flight",
+                IdempotencyKey.attempt == attempt,
             )
         )
 

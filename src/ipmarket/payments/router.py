@@ -306,11 +306,13 @@ async def balance(session: DbSession, principal: CurrentPrincipal) -> APIRespons
     "/payout",
     status_code=status.HTTP_201_CREATED,
     response_model=APIResponse[PayoutRead],
-    responses=_ERRORS,
+    responses=_PAYING_ERRORS,
     summary="Pay out available earnings (all of them without amount)",
     description=(
         "At least `settings.payments.minimumPayout`, at most what is available; otherwise "
-        "422. " + _IDEMPOTENCY_DOC
+        "422. 201 with status `paid`, or `pending` when the provider could not be reached "
+        "(it is paid later, once); 402 PAYMENT_FAILED when the provider refused it (the "
+        "amount is available again). " + _IDEMPOTENCY_DOC
     ),
 )
 async def payout(

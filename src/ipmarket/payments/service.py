@@ -1,9 +1,12 @@
 """Payment use cases: purchase, confirm, complete or fail a payment, expire a reservation,
 refund, pay out, take in a provider's webhook, and a license's base fee.
 
-Services flush but never commit: the request (or job) owns the transaction. Every sum is in
-integer minor units; every split comes from `splits` and every movement of money is one
-balanced `ledger` posting identified by what caused it, so nothing is posted twice.
+The request (or job) owns the transaction, with one exception: a purchase commits its
+reservation before the card is charged, and its intent before it is confirmed, so that no
+row lock is held while the provider works and no charge hangs on a transaction that could
+still roll back (see "purchase" below). Every sum is in integer minor units; every split
+comes from `splits` and every movement of money is one balanced `ledger` posting identified
+by what caused it, so nothing is posted twice.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ipmarket.config import get_settings
 from ipmarket.eventbus import publish
 from ipmarket.identity import Permission, Principal
 from ipmarket.kit.clock import utcnow
+from ipmarket.kit.db import commit
 from ipmarket.kit.errors import (
     AppError,
     Conflict,
@@ -43,6 +47,7 @@ from ipmarket.payments.events import (
     ProductPurchased,
     RefundProcessed,
 )
+from ipmarket.payments.idempotency import is_continuation
 from ipmarket.payments.models import (
     Refund,
     Transaction,
@@ -70,6 +75,7 @@ MAX_CHARGE_MINOR = 99_999_999
 REFUND = "refund"
 PAYOUT = "payout"
 RESERVATION_EXPIRED = "reservation_expired"
+AMOUNT_MISMATCH = "amount_mismatch"
 
 
 # --- errors whose outcome is kept ------------------------------------------------------------
@@ -192,6 +198,22 @@ class PaymentService:
         self.products = ProductRepository(session)
 
     # --- purchase -----------------------------------------------------------------------------
+    #
+    # A purchase runs in steps, each committed before the provider is called, so no database
+    # lock is held while the provider works and no charge is made inside a transaction that
+    # could still roll back:
+    #
+    #   1. reserve: the chain is checked, the stock taken in one conditional UPDATE, and the
+    #      pending transaction written; committed;
+    #   2. the payment intent is created (provider key `{tx}:intent`) and its id stored;
+    #      committed;
+    #   3. with a payment method, the intent is confirmed (`{tx}:confirm`), then the
+    #      transaction is settled under its row lock: completed, or failed with the stock
+    #      back.
+    #
+    # A step interrupted by a crash or a provider outage is finished by whoever comes next:
+    # the same request retried (its transaction id derives from the Idempotency-Key, so the
+    # retry continues it), the provider's webhook, or the reservation-expiry job.
 
     async def purchase(
         self,
@@ -204,36 +226,54 @@ class PaymentService:
     ) -> Transaction:
         """Reserve `quantity` units and open a payment for them; with `payment_method`, pay
         at once (completed, or PaymentDeclinedError with the stock released)."""
-        # Locked: purchases of one product are decided one at a time, so stock never
-        # goes below zero.
-        product = await self.products.get(product_id, for_update=True)
+        if transaction_id is not None:
+            earlier = await self.payments.transaction(transaction_id)
+            if earlier is not None:
+                if not is_continuation(earlier.created_at):
+                    transaction_id = None  # the key was used before, and since forgotten
+                elif earlier.buyer_id == buyer.id and earlier.product_id == product_id:
+                    # An earlier attempt of this very request (retried after a 5xx, or its
+                    # key taken over): carry it on rather than reserve again.
+                    return await self._carry_on(earlier, payment_method)
+                else:
+                    raise Conflict("This Idempotency-Key belongs to another purchase")
+        tx = await self._reserve(
+            buyer, product_id, quantity=quantity, transaction_id=transaction_id or new_id()
+        )
+        await commit(self.session)
+        return await self._carry_on(tx, payment_method)
+
+    async def _reserve(
+        self, buyer: Principal, product_id: uuid.UUID, *, quantity: int, transaction_id: uuid.UUID
+    ) -> Transaction:
+        product = await self.products.get(product_id)
         if product is None or product.deleted_at is not None or product.status == "draft":
             raise NotFound("Product not found")
         if product.creator_id == buyer.id:
             raise Forbidden("You cannot buy your own product")
-        if product.status == ProductStatus.SUSPENDED:
-            raise LicenseExpired(
-                "The product is suspended: its license no longer authorises its sale",
-                details={"reasons": [product.status_reason or "suspended"]},
-            )
-        if product.status != ProductStatus.ACTIVE or product.inventory_count == 0:
-            raise Conflict("The product is sold out", details={"available": 0})
-        if quantity > product.inventory_count:
-            raise Conflict(
-                f"Only {product.inventory_count} left in stock",
-                details={"available": product.inventory_count, "requested": quantity},
-            )
+        self._check_on_sale(
+            product.status, product.status_reason, product.inventory_count, quantity
+        )
         # The chain must authorise the sale now (raises LICENSE_EXPIRED with the reasons).
         chain = await LicensingService(self.session).authorising_chain(
             product.license_id, product.creator_id
         )
-        amount = product.price_minor * quantity
-        if amount > MAX_CHARGE_MINOR:
+        if product.price_minor * quantity > MAX_CHARGE_MINOR:
             raise ValidationFailed(
                 f"An order may come to at most {from_minor(MAX_CHARGE_MINOR)}",
                 details={"errors": [{"field": "quantity", "message": "order total too large"}]},
             )
         platform = await get_platform_settings(self.session)
+        now = utcnow()
+        taken = await self.products.take_stock(product.id, quantity, now=now)
+        if taken is None:  # sold or suspended since it was read: say which
+            fresh = await self.products.get(product.id)
+            assert fresh is not None
+            await self.session.refresh(fresh)
+            self._check_on_sale(fresh.status, fresh.status_reason, fresh.inventory_count, quantity)
+            raise Conflict("The product is no longer on sale", details={"available": 0})
+        price_minor, currency = taken
+        amount = price_minor * quantity
         try:
             split = split_sale(
                 amount,
@@ -245,14 +285,8 @@ class PaymentService:
             )
         except ValueError as exc:  # the fee was raised past the chain's shares
             raise Conflict(f"The product cannot be sold now: {exc}") from exc
-
-        now = utcnow()
-        product.inventory_count -= quantity
-        if product.inventory_count == 0:
-            product.status = ProductStatus.SOLD_OUT.value
-        product.updated_at = now
         tx = Transaction(
-            id=await fresh_id(transaction_id, self.payments.transaction_exists),
+            id=transaction_id,
             created_at=now,
             transaction_type=TransactionType.PRODUCT_SALE.value,
             buyer_id=buyer.id,
@@ -263,35 +297,101 @@ class PaymentService:
             amount_minor=amount,
             platform_fee_minor=split.platform_fee_minor,
             seller_amount_minor=split.seller_amount_minor,
-            currency=product.currency,
+            currency=currency,
             revenue_shares=shares_json(split),
-            payment_method=payment_method,
             status=TransactionStatus.PENDING.value,
             refunded_minor=0,
             expires_at=now + timedelta(minutes=platform.payments.reservation_minutes),
             updated_at=now,
         )
         await self.payments.add(tx)
+        return tx
+
+    @staticmethod
+    def _check_on_sale(status: str, status_reason: str | None, stock: int, quantity: int) -> None:
+        if status == ProductStatus.SUSPENDED:
+            raise LicenseExpired(
+                "The product is suspended: its license no longer authorises its sale",
+                details={"reasons": [status_reason or "suspended"]},
+            )
+        if status != ProductStatus.ACTIVE or stock == 0:
+            raise Conflict("The product is sold out", details={"available": 0})
+        if quantity > stock:
+            raise Conflict(
+                f"Only {stock} left in stock", details={"available": stock, "requested": quantity}
+            )
+
+    async def _carry_on(self, tx: Transaction, payment_method: str | None) -> Transaction:
+        """Take a committed purchase as far as it can go: its intent, then (with a payment
+        method) its payment."""
+        if tx.status != TransactionStatus.PENDING:
+            return self._settled(tx)
+        if tx.payment_reference is None:
+            try:
+                await self._open_intent(tx)
+            except ProviderUnavailable:
+                await self._unreserve(tx)
+                raise
+        if payment_method is None:
+            return tx
+        return await self._pay(tx, payment_method)
+
+    async def _unreserve(self, tx: Transaction) -> None:
+        """Undo a reservation whose intent could not be created: nothing can have been
+        paid, so the request leaves no trace and may simply be tried again."""
+        locked = await self.payments.transaction(tx.id, for_update=True)
+        if (
+            locked is not None
+            and locked.status == TransactionStatus.PENDING
+            and locked.payment_reference is None
+        ):
+            if locked.product_id is not None:
+                await self.products.return_stock(locked.product_id, locked.quantity, now=utcnow())
+            await self.session.delete(locked)
+            await commit(self.session)
+
+    def _settled(self, tx: Transaction) -> Transaction:
+        """A purchase that ended in an earlier attempt answers as it did then."""
+        if tx.status == TransactionStatus.FAILED:
+            reason = tx.failure_reason or ""
+            details = {"transactionId": str(tx.id), "reason": reason}
+            if reason == RESERVATION_EXPIRED:
+                raise ReservationExpired(
+                    "The reservation expired before it was paid; the stock was released",
+                    details=details,
+                )
+            if reason == LICENSE_WITHDRAWN:
+                raise SaleNoLongerAuthorised(
+                    "The product's license no longer authorises this sale", details=details
+                )
+            raise PaymentDeclinedError(
+                f"The payment failed: {reason}",
+                details={**details, "declineCode": reason.removeprefix("declined: ")},
+            )
+        return tx
+
+    async def _open_intent(self, tx: Transaction) -> None:
         intent = await call_provider(
             self.provider.create_intent(
-                amount_minor=amount,
+                amount_minor=tx.amount_minor,
                 currency=tx.currency,
                 capture="automatic",
                 metadata={
                     "transaction_id": str(tx.id),
-                    "product_id": str(product.id),
-                    "buyer_id": str(buyer.id),
+                    "product_id": str(tx.product_id),
+                    "buyer_id": str(tx.buyer_id),
                 },
                 transfer_group=str(tx.id),
                 idempotency_key=f"{tx.id}:intent",
             ),
             "create_intent",
         )
-        tx.payment_reference = intent.id
-        if payment_method is not None:
-            await self._pay(tx, payment_method)
-        await self.session.flush()
-        return tx
+        locked = await self.payments.transaction(tx.id, for_update=True)
+        assert locked is not None
+        if locked.payment_reference is None:
+            locked.payment_reference = intent.id
+            locked.updated_at = utcnow()
+        await commit(self.session)
 
     async def confirm(
         self, buyer: Principal, transaction_id: uuid.UUID, payment_method: str
@@ -309,7 +409,12 @@ class PaymentService:
                 f"The transaction is {tx.status}, not pending", details={"status": tx.status}
             )
         if tx.expires_at is not None and tx.expires_at <= utcnow():
-            await self.expire(tx)
+            if not await self.expire(tx):
+                raise ProviderUnavailable(
+                    "The payment provider could not be reached to settle the expired "
+                    "reservation; try again",
+                    details={"operation": "retrieve_intent"},
+                )
             if tx.status == TransactionStatus.COMPLETED:
                 return tx  # it had been paid after all
             raise ReservationExpired(
@@ -328,11 +433,13 @@ class PaymentService:
                     "was released",
                     details={**exc.details, "transactionId": str(tx.id)},
                 ) from exc
-        await self._pay(tx, payment_method)
-        await self.session.flush()
-        return tx
+        await commit(self.session)  # no lock is held while the provider charges the card
+        if tx.payment_reference is None:
+            await self._open_intent(tx)
+        return await self._pay(tx, payment_method)
 
-    async def _pay(self, tx: Transaction, payment_method: str) -> None:
+    async def _pay(self, tx: Transaction, payment_method: str) -> Transaction:
+        """Confirm the committed purchase's intent with `payment_method`, then settle it."""
         assert tx.payment_reference is not None
         try:
             intent = await self.provider.confirm_intent(
@@ -342,22 +449,36 @@ class PaymentService:
             )
         except PaymentDeclined as exc:
             reason = exc.decline_code or exc.code or "card_declined"
-            await self._void(tx)
-            await self.fail(tx, reason=f"declined: {reason}")
+            locked = await self.payments.transaction(tx.id, for_update=True)
+            assert locked is not None
+            if locked.status != TransactionStatus.PENDING:
+                return self._settled(locked)
+            await self._void(locked)
+            await self.fail(locked, reason=f"declined: {reason}")
             raise PaymentDeclinedError(
                 f"The payment was declined: {exc}",
                 details={"transactionId": str(tx.id), "declineCode": reason},
             ) from exc
         except ProviderError as exc:
+            # The outcome is unknown: the sale stays pending. A retry (same key) confirms
+            # under the same provider key; the webhook or the expiry job settles it otherwise.
             log.warning("payments.provider_error", operation="confirm_intent", error=str(exc))
             raise ProviderUnavailable(
                 "The payment provider could not complete the request; try again",
-                details={"operation": "confirm_intent"},
+                details={"operation": "confirm_intent", "transactionId": str(tx.id)},
             ) from exc
-        tx.payment_method = payment_method
-        tx.updated_at = utcnow()
-        if intent.status == IntentStatus.SUCCEEDED:
-            await self.complete(tx)
+        locked = await self.payments.transaction(tx.id, for_update=True)
+        assert locked is not None
+        if locked.status == TransactionStatus.PENDING:
+            locked.payment_method = payment_method[:50]
+            locked.updated_at = utcnow()
+            if intent.status == IntentStatus.SUCCEEDED:
+                await self._settle_paid(locked, intent.amount_captured_minor, intent.currency)
+        elif intent.status == IntentStatus.SUCCEEDED:
+            # Paid after we had given up on it (it expired meanwhile): give the money back.
+            await self._refund_late_payment(locked)
+        await self.session.flush()
+        return self._settled(locked)
 
     async def _void(self, tx: Transaction) -> None:
         """Cancel the transaction's open intent at the provider (best effort): nobody can
@@ -433,6 +554,52 @@ class PaymentService:
             ),
         )
 
+    async def _settle_paid(self, tx: Transaction, received_minor: int, currency: str) -> None:
+        """The provider took the money for a pending `tx` (locked): complete it, unless the
+        sum is not what was asked (never expected from our own intents): then the money goes
+        back and the sale fails."""
+        if received_minor == tx.amount_minor and currency.upper() == tx.currency.upper():
+            await self.complete(tx)
+            return
+        log.error(
+            "payments.amount_mismatch",
+            transaction_id=str(tx.id),
+            expected=tx.amount_minor,
+            expected_currency=tx.currency,
+            received=received_minor,
+            received_currency=currency,
+        )
+        await self.fail(tx, reason=AMOUNT_MISMATCH)
+        await self._refund_late_payment(tx, received_minor)
+
+    async def _refund_late_payment(self, tx: Transaction, amount_minor: int | None = None) -> None:
+        """Give back a payment that arrived after its sale had ended (failed or expired):
+        nothing was sold, so the buyer is refunded in full. Raises ProviderUnavailable when
+        the provider cannot be reached, so the caller (a webhook) is retried."""
+        assert tx.payment_reference is not None
+        refund_id = await call_provider(
+            self.provider.refund(
+                tx.payment_reference,
+                amount_minor=amount_minor if amount_minor is not None else tx.amount_minor,
+                idempotency_key=f"{tx.id}:late-refund",
+            ),
+            "refund",
+        )
+        log.warning(
+            "payments.late_payment_refunded",
+            transaction_id=str(tx.id),
+            status=tx.status,
+            refund=refund_id,
+        )
+        await audit.record(
+            self.session,
+            actor_id=None,
+            action="transaction.late_payment_refunded",
+            resource_type="transaction",
+            resource_id=tx.id,
+            new_values={"status": tx.status, "providerRefund": refund_id},
+        )
+
     async def fail(self, tx: Transaction, *, reason: str) -> None:
         """The payment will not happen: mark it failed and put its stock back on sale."""
         now = utcnow()
@@ -442,12 +609,7 @@ class PaymentService:
         tx.expires_at = None
         tx.updated_at = now
         if tx.transaction_type == TransactionType.PRODUCT_SALE and tx.product_id is not None:
-            product = await self.products.get(tx.product_id, for_update=True)
-            if product is not None:
-                product.inventory_count += tx.quantity
-                if product.status == ProductStatus.SOLD_OUT and product.inventory_count > 0:
-                    product.status = ProductStatus.ACTIVE.value
-                product.updated_at = now
+            await self.products.return_stock(tx.product_id, tx.quantity, now=now)
         await publish(
             self.session,
             PaymentFailedEvent(
@@ -469,7 +631,7 @@ class PaymentService:
             try:
                 intent = await self.provider.retrieve_intent(tx.payment_reference)
                 if intent.status == IntentStatus.SUCCEEDED:
-                    await self.complete(tx)
+                    await self._settle_paid(tx, intent.amount_captured_minor, intent.currency)
                     return True
                 if intent.status != IntentStatus.CANCELED:
                     await self.provider.cancel(
@@ -508,6 +670,15 @@ class PaymentService:
             if actor.id == tx.buyer_id or actor.id in recipients_of(tx):
                 raise Forbidden("Only the seller or an administrator may refund this payment")
             raise NotFound("Transaction not found")
+        if refund_id is not None:
+            made = await self.session.get(Refund, refund_id)
+            if made is not None:
+                if is_continuation(made.created_at) and made.transaction_id == tx.id:
+                    # An earlier attempt under the same key made it (it lost the key to a
+                    # take-over before it could answer): that refund is the answer.
+                    return RefundResult(refund=made, transaction=tx)
+                refund_id = None  # the key was used before, and since forgotten
+        refund_id = refund_id or new_id()
         if tx.status not in (TransactionStatus.COMPLETED, TransactionStatus.REFUNDED):
             raise Conflict(
                 f"The transaction is {tx.status}: only a completed payment can be refunded",
@@ -533,7 +704,6 @@ class PaymentService:
             already = step if already is None else _add(already, step)
         part = split_refund(original, refund_minor, already_refunded=already)
 
-        refund_id = await fresh_id(refund_id, self.payments.refund_exists)
         assert tx.payment_reference is not None
         provider_reference = await call_provider(
             self.provider.refund(
@@ -659,33 +829,59 @@ class PaymentService:
             log.info("payments.webhook_ignored", event_type=event_type)
         return True
 
-    async def _intent_succeeded(self, intent: dict[str, Any]) -> None:
+    async def _sale_of(self, intent: dict[str, Any]) -> Transaction | None:
+        """The sale a webhook's intent pays, locked: by the intent's id, or by the
+        transaction id in its metadata (the intent may be paid before its id was stored)."""
         tx = await self.payments.by_reference(intent["id"], for_update=True)
-        if tx is None or tx.status != TransactionStatus.PENDING:
-            return  # not ours, or already settled (a sale paid at once, a captured fee)
+        if tx is None:
+            metadata = intent.get("metadata")
+            wanted = metadata.get("transaction_id") if isinstance(metadata, dict) else None
+            try:
+                tx_id = uuid.UUID(str(wanted))
+            except ValueError:
+                return None
+            tx = await self.payments.transaction(tx_id, for_update=True)
+            if tx is None or tx.payment_reference not in (None, intent["id"]):
+                return None
+            tx.payment_reference = intent["id"]
         if tx.transaction_type != TransactionType.PRODUCT_SALE:
+            return None  # license fees are captured by their approval
+        return tx
+
+    async def _intent_succeeded(self, intent: dict[str, Any]) -> None:
+        tx = await self._sale_of(intent)
+        if tx is None:
+            return  # not ours
+        # The event tells that something happened; what counts is the intent as the provider
+        # has it now (its status, the sum it took), not the numbers in the event.
+        current = await call_provider(
+            self.provider.retrieve_intent(intent["id"]), "retrieve_intent"
+        )
+        if current.status != IntentStatus.SUCCEEDED:
+            log.warning("payments.webhook_not_paid", transaction_id=str(tx.id))
             return
-        received = intent.get("amount_received", intent.get("amount"))
-        if received != tx.amount_minor:
-            log.error(
-                "payments.webhook_amount_mismatch",
-                transaction_id=str(tx.id),
-                expected=tx.amount_minor,
-                received=received,
-            )
-            return
-        method = intent.get("payment_method")
-        if isinstance(method, str) and method:
-            tx.payment_method = method[:50]
-        await self.complete(tx)
+        if tx.status == TransactionStatus.PENDING:
+            method = intent.get("payment_method")
+            if isinstance(method, str) and method:
+                tx.payment_method = method[:50]
+            await self._settle_paid(tx, current.amount_captured_minor, current.currency)
+        elif tx.status == TransactionStatus.FAILED and tx.failure_reason != AMOUNT_MISMATCH:
+            # Paid after the sale had ended (expired, declined, no longer authorised).
+            await self._refund_late_payment(tx, current.amount_captured_minor)
 
     async def _intent_failed(self, intent: dict[str, Any]) -> None:
-        tx = await self.payments.by_reference(intent["id"], for_update=True)
+        tx = await self._sale_of(intent)
         if (
             tx is None
             or tx.status != TransactionStatus.PENDING
             or tx.transaction_type != TransactionType.PRODUCT_SALE
         ):
+            return
+        current = await call_provider(
+            self.provider.retrieve_intent(intent["id"]), "retrieve_intent"
+        )
+        if current.status == IntentStatus.SUCCEEDED:  # a later attempt paid: the event is stale
+            await self._settle_paid(tx, current.amount_captured_minor, current.currency)
             return
         error = intent.get("last_payment_error")
         code = error.get("decline_code") or error.get("code") if isinstance(error, dict) else None

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.ip_assets import AssetStatus, IPAsset, VerificationStatus
@@ -42,6 +42,51 @@ class ProductRepository:
         if for_update:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def take_stock(
+        self, product_id: uuid.UUID, quantity: int, *, now: datetime
+    ) -> tuple[int, str] | None:
+        """Take `quantity` units of an active product in one statement (the row is locked
+        only until the caller commits): its price and currency then, or None when the
+        product is not on sale with that many units. The last unit makes it sold out."""
+        taken = await self.session.execute(
+            update(Product)
+            .where(
+                Product.id == product_id,
+                Product.status == ProductStatus.ACTIVE,
+                Product.deleted_at.is_(None),
+                Product.inventory_count >= quantity,
+            )
+            .values(
+                inventory_count=Product.inventory_count - quantity,
+                status=case(
+                    (Product.inventory_count == quantity, ProductStatus.SOLD_OUT.value),
+                    else_=Product.status,
+                ),
+                updated_at=now,
+            )
+            .returning(Product.price_minor, Product.currency)
+            .execution_options(synchronize_session=False)
+        )
+        row = taken.one_or_none()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    async def return_stock(self, product_id: uuid.UUID, quantity: int, *, now: datetime) -> None:
+        """Put `quantity` units back on sale (a reservation ended unpaid, a payment failed);
+        a sold-out product is active again."""
+        await self.session.execute(
+            update(Product)
+            .where(Product.id == product_id)
+            .values(
+                inventory_count=Product.inventory_count + quantity,
+                status=case(
+                    (Product.status == ProductStatus.SOLD_OUT, ProductStatus.ACTIVE.value),
+                    else_=Product.status,
+                ),
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
 
     async def search(
         self, filters: ProductFilters, *, sort: str, offset: int, limit: int, now: datetime

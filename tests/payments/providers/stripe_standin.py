@@ -107,6 +107,7 @@ class StripeStandIn:
             ("POST", re.compile(r"/v1/transfers"), self._transfer),
             ("POST", re.compile(rf"/v1/transfers/{_ID}/reversals"), self._reversal),
             ("POST", re.compile(r"/v1/payouts"), self._payout),
+            ("POST", re.compile(r"/v1/accounts"), self._create_account),
         ]
 
     # --- test controls -----------------------------------------------------------------------
@@ -248,6 +249,7 @@ class StripeStandIn:
             "metadata": params.get("metadata", {}),
             "transfer_group": params.get("transfer_group"),
             "payment_method": None,
+            "latest_charge": None,
             "last_payment_error": None,
             "status": "requires_payment_method",
             "livemode": False,
@@ -304,6 +306,7 @@ class StripeStandIn:
         else:
             intent["status"] = "succeeded"
             intent["amount_received"] = intent["amount"]
+        intent["latest_charge"] = self._new_id("ch")
         return dict(intent)
 
     def _capture(self, params: Json, *, object_id: str, **_: Any) -> Json:
@@ -364,6 +367,7 @@ class StripeStandIn:
             "currency": params["currency"],
             "destination": params["destination"],
             "transfer_group": params.get("transfer_group"),
+            "source_transaction": params.get("source_transaction"),
             "reversed": False,
         }
         self.objects[transfer["id"]] = transfer
@@ -387,6 +391,15 @@ class StripeStandIn:
         return dict(reversal)
 
     def _payout(self, params: Json, *, account: str | None, **_: Any) -> Json:
+        if account is None or not account.startswith("acct_"):
+            # What Stripe answers for a Stripe-Account the platform does not control.
+            raise StripeFailure(
+                403,
+                {
+                    "type": "invalid_request_error",
+                    "message": f"The provided key does not have access to account '{account}'.",
+                },
+            )
         payout: Json = {
             "id": self._new_id("po"),
             "object": "payout",
@@ -397,6 +410,27 @@ class StripeStandIn:
         }
         self.objects[payout["id"]] = payout
         return dict(payout)
+
+    def _create_account(self, params: Json, **_: Any) -> Json:
+        if params.get("type") not in ("express", "standard", "custom"):
+            raise _invalid("Invalid account type.", param="type")
+        capabilities = {
+            name: "inactive" if requested.get("requested") == "true" else "unrequested"
+            for name, requested in params.get("capabilities", {}).items()
+        }
+        account: Json = {
+            "id": self._new_id("acct"),
+            "object": "account",
+            "type": params["type"],
+            "email": params.get("email"),
+            "metadata": params.get("metadata", {}),
+            "capabilities": capabilities,
+            "charges_enabled": False,
+            "payouts_enabled": False,
+            "details_submitted": False,
+        }
+        self.objects[account["id"]] = account
+        return dict(account)
 
 
 @contextmanager

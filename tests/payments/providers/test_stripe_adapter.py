@@ -13,6 +13,7 @@ from ipmarket.payments.providers import (
     PaymentDeclined,
     PaymentProvider,
     ProviderError,
+    ProviderRejected,
     StripeProvider,
 )
 from tests.payments.providers.conftest import API_KEY
@@ -279,8 +280,9 @@ async def test_every_mutating_call_sent_the_callers_key(
     await stripe_provider.payout(
         destination="acct_x", amount_minor=5, currency="USD", idempotency_key="g"
     )
+    await stripe_provider.create_account(user_id="u-1", email=None, idempotency_key="h")
     posts = [r for r in standin.requests if r.method == "POST"]
-    assert [r.idempotency_key for r in posts] == list("abcdefg")
+    assert [r.idempotency_key for r in posts] == list("abcdefgh")
     assert all(r.status_code == 200 for r in standin.requests)
 
 
@@ -351,3 +353,127 @@ async def test_an_unreachable_stripe_is_a_provider_error() -> None:
 def test_a_key_is_required() -> None:
     with pytest.raises(ValueError, match="secret key"):
         StripeProvider("")
+
+
+async def test_create_account_opens_an_express_account_for_the_user(
+    stripe_provider: StripeProvider, standin: StripeStandIn
+) -> None:
+    # when an account is opened for a user
+    account = await stripe_provider.create_account(
+        user_id="3f1c0d2e-user", email="seller@example.com", idempotency_key="account:u1"
+    )
+
+    # then Stripe was asked for an Express account able to receive transfers
+    assert account.startswith("acct_")
+    [request] = standin.requests_to("POST", "/v1/accounts")
+    assert request.params == {
+        "type": "express",
+        "capabilities": {"transfers": {"requested": "true"}},
+        "metadata": {"user_id": "3f1c0d2e-user"},
+        "email": "seller@example.com",
+    }
+    assert request.idempotency_key == "account:u1"
+    assert request.stripe_account is None
+    assert standin.objects[account]["type"] == "express"
+
+    # and a retry under the same key is the same account
+    again = await stripe_provider.create_account(
+        user_id="3f1c0d2e-user", email="seller@example.com", idempotency_key="account:u1"
+    )
+    assert again == account
+    assert standin.requests[-1].replayed
+
+
+async def test_create_account_without_an_email_sends_none(
+    stripe_provider: StripeProvider, standin: StripeStandIn
+) -> None:
+    await stripe_provider.create_account(user_id="u-2", email=None, idempotency_key="account:u2")
+    [request] = standin.requests_to("POST", "/v1/accounts")
+    assert "email" not in request.params
+
+
+async def test_an_order_transfers_reverses_and_pays_out_through_connected_accounts(
+    stripe_provider: StripeProvider, standin: StripeStandIn
+) -> None:
+    # given a paid order and a connected account for the seller
+    paid = await _intent(stripe_provider, "tx-1:intent", amount=1000)
+    await stripe_provider.confirm_intent(
+        paid.id, payment_method="pm_card_visa", idempotency_key="tx-1:confirm"
+    )
+    account = await stripe_provider.create_account(
+        user_id="seller", email=None, idempotency_key="account:seller"
+    )
+
+    # when the seller's part of the order is transferred, partly reversed, and paid out
+    transfer = await stripe_provider.transfer(
+        destination=account,
+        amount_minor=900,
+        currency="USD",
+        transfer_group="tx-1",
+        idempotency_key="transfer:tx-1:seller",
+        source_payment=paid.id,
+    )
+    await stripe_provider.reverse_transfer(
+        transfer, amount_minor=300, idempotency_key="reversal:refund-1:seller"
+    )
+    payout = await stripe_provider.payout(
+        destination=account, amount_minor=600, currency="USD", idempotency_key="payout:p1"
+    )
+
+    # then each went to the connected account, grouped by the order, the transfer tied to
+    # the order's charge
+    [request] = standin.requests_to("POST", "/v1/transfers")
+    assert request.params == {
+        "amount": "900",
+        "currency": "usd",
+        "destination": account,
+        "transfer_group": "tx-1",
+        "source_transaction": standin.objects[paid.id]["latest_charge"],
+    }
+    assert request.params["source_transaction"].startswith("ch_")
+    assert standin.objects[transfer]["destination"] == account
+    assert standin.objects[transfer]["transfer_group"] == "tx-1"
+    assert standin.objects[transfer]["amount_reversed"] == 300
+    assert standin.objects[payout]["amount"] == 600
+    [request] = standin.requests_to("POST", "/v1/payouts")
+    assert request.stripe_account == account
+
+
+async def test_a_refused_request_is_rejected_for_good_and_an_outage_is_not(
+    stripe_provider: StripeProvider, standin: StripeStandIn
+) -> None:
+    # a payout on an account the platform does not control: refused for good
+    with pytest.raises(ProviderRejected, match="PermissionError"):
+        await stripe_provider.payout(
+            destination="ba_not_an_account",
+            amount_minor=500,
+            currency="USD",
+            idempotency_key="payout:p2",
+        )
+    # an invalid request (a reversal beyond the transfer): refused for good
+    transfer = await stripe_provider.transfer(
+        destination="acct_x",
+        amount_minor=5,
+        currency="USD",
+        transfer_group="g",
+        idempotency_key="t",
+    )
+    with pytest.raises(ProviderRejected, match="InvalidRequestError"):
+        await stripe_provider.reverse_transfer(transfer, amount_minor=6, idempotency_key="r")
+    # a server error: the outcome is unknown, not a refusal
+    standin.fail_next(503)
+    with pytest.raises(ProviderError) as failed:
+        await stripe_provider.payout(
+            destination="acct_x", amount_minor=500, currency="USD", idempotency_key="payout:p3"
+        )
+    assert not isinstance(failed.value, ProviderRejected)
+    # nor is an idempotency key reused with other parameters (our fault; Stripe did nothing)
+    with pytest.raises(ProviderError) as reused:
+        await stripe_provider.transfer(
+            destination="acct_x",
+            amount_minor=7,
+            currency="USD",
+            transfer_group="g",
+            idempotency_key="t",
+        )
+    assert not isinstance(reused.value, ProviderRejected)

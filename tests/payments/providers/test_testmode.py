@@ -12,6 +12,7 @@ from ipmarket.payments.providers import (
     PaymentDeclined,
     PaymentProvider,
     ProviderError,
+    ProviderRejected,
     TestProvider,
 )
 
@@ -357,3 +358,104 @@ async def test_transfers_reversals_and_payouts_are_recorded(provider: TestProvid
     provider.reset()
     assert provider.transfers() == []
     assert provider.payouts() == []
+
+
+# --- connected accounts and test controls ----------------------------------------------------
+
+
+async def test_connected_accounts_are_opened_once_per_key(provider: TestProvider) -> None:
+    account = await provider.create_account(
+        user_id="u-1", email="u1@example.com", idempotency_key="account:u-1"
+    )
+    assert account.startswith("acct_test_")
+    again = await provider.create_account(
+        user_id="u-1", email="u1@example.com", idempotency_key="account:u-1"
+    )
+    assert again == account
+    other = await provider.create_account(user_id="u-2", email=None, idempotency_key="account:u-2")
+    assert other != account
+    assert [(a.id, a.user_id, a.email) for a in provider.accounts()] == [
+        (account, "u-1", "u1@example.com"),
+        (other, "u-2", None),
+    ]
+    assert [c.outcome for c in provider.calls("create_account")] == ["ok", "replayed", "ok"]
+
+
+async def test_an_unreachable_provider_saves_nothing_under_the_key(provider: TestProvider) -> None:
+    # given the next payout cannot reach the provider
+    provider.fail_next("payout")
+    with pytest.raises(ProviderError) as failed:
+        await provider.payout(
+            destination="acct_x", amount_minor=500, currency="USD", idempotency_key="p1"
+        )
+    assert not isinstance(failed.value, ProviderRejected)
+    assert provider.payouts() == []
+    # when it is retried under the same key, it goes through, once
+    paid = await provider.payout(
+        destination="acct_x", amount_minor=500, currency="USD", idempotency_key="p1"
+    )
+    assert [p.id for p in provider.payouts()] == [paid]
+    assert [(c.operation, c.idempotency_key, c.outcome) for c in provider.calls()] == [
+        ("payout", "p1", "unreachable"),
+        ("payout", "p1", "ok"),
+    ]
+
+
+async def test_a_refusal_is_saved_under_the_key(provider: TestProvider) -> None:
+    # given the next payout is refused for good
+    provider.fail_next("payout", rejected=True)
+    for _ in range(2):
+        with pytest.raises(ProviderRejected):
+            await provider.payout(
+                destination="acct_x", amount_minor=500, currency="USD", idempotency_key="p1"
+            )
+    # then a retry under the same key is refused again; another key goes through
+    assert provider.payouts() == []
+    await provider.payout(
+        destination="acct_x", amount_minor=500, currency="USD", idempotency_key="p2"
+    )
+    assert [c.outcome for c in provider.calls("payout")] == ["rejected", "replayed", "ok"]
+
+
+async def test_failures_can_wait_for_earlier_calls(provider: TestProvider) -> None:
+    provider.fail_next("transfer", after=1, times=2)
+    keys = ["t1", "t2", "t3", "t4"]
+    outcomes = []
+    for key in keys:
+        try:
+            await provider.transfer(
+                destination="acct_x",
+                amount_minor=1,
+                currency="USD",
+                transfer_group="g",
+                idempotency_key=key,
+            )
+            outcomes.append("ok")
+        except ProviderError:
+            outcomes.append("failed")
+    assert outcomes == ["ok", "failed", "failed", "ok"]
+    with pytest.raises(ValueError):
+        provider.fail_next("transfer", times=0)
+
+
+async def test_a_transfer_tied_to_an_unpaid_payment_is_refused(provider: TestProvider) -> None:
+    unpaid = await _intent(provider, "unpaid")
+    with pytest.raises(ProviderRejected, match="has not succeeded"):
+        await provider.transfer(
+            destination="acct_x",
+            amount_minor=100,
+            currency="USD",
+            transfer_group="order-1",
+            idempotency_key="t1",
+            source_payment=unpaid.id,
+        )
+    await provider.confirm_intent(unpaid.id, payment_method="pm_card_visa", idempotency_key="c1")
+    await provider.transfer(
+        destination="acct_x",
+        amount_minor=100,
+        currency="USD",
+        transfer_group="order-1",
+        idempotency_key="t2",
+        source_payment=unpaid.id,
+    )
+    assert [t.source_payment for t in provider.transfers()] == [unpaid.id]

@@ -15,6 +15,7 @@ from ipmarket.payments.providers.base import (
     PaymentDeclined,
     PaymentProvider,
     ProviderError,
+    ProviderRejected,
 )
 from ipmarket.payments.providers.stripe_adapter import StripeProvider
 from ipmarket.payments.providers.testmode import TestProvider
@@ -33,6 +34,7 @@ __all__ = [
     "PaymentDeclined",
     "PaymentProvider",
     "ProviderError",
+    "ProviderRejected",
     "StripeProvider",
     "TestProvider",
     "WebhookSignatureError",

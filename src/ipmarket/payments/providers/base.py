@@ -48,6 +48,15 @@ class ProviderError(Exception):
     """The provider failed or could not be reached; the outcome is unknown or nothing moved."""
 
 
+class ProviderRejected(ProviderError):
+    """The provider refused the request for good (invalid, not permitted, an account that
+    cannot be paid): nothing moved, and the same request will be refused again.
+
+    Unlike a plain ProviderError (a timeout, a 5xx, a rate limit: the outcome is unknown), it
+    is safe to act on: a payout refused this way can be marked failed and its money given
+    back. Replays of the same idempotency key are refused the same way."""
+
+
 class PaymentProvider(Protocol):
     name: str
 
@@ -88,8 +97,13 @@ class PaymentProvider(Protocol):
         currency: str,
         transfer_group: str,
         idempotency_key: str,
+        source_payment: str | None = None,
     ) -> str:
-        """Send a seller's or licensor's share to their connected account; returns its id."""
+        """Send a seller's or licensor's share to their connected account; returns its id.
+
+        `source_payment` (the buyer's payment intent) ties the transfer to that payment, so
+        it can be made before the payment's funds are available to the platform (Stripe's
+        `source_transaction`)."""
         ...
 
     async def reverse_transfer(
@@ -99,5 +113,11 @@ class PaymentProvider(Protocol):
     async def payout(
         self, *, destination: str, amount_minor: int, currency: str, idempotency_key: str
     ) -> str:
-        """Pay available funds out to the user's bank; returns the payout id."""
+        """Pay available funds out of the connected account `destination` to the user's
+        bank; returns the payout id. ProviderRejected when the provider refuses it for good."""
+        ...
+
+    async def create_account(self, *, user_id: str, email: str | None, idempotency_key: str) -> str:
+        """Open a connected account (Stripe Connect, Express) that receives a user's
+        earnings; returns its id (`acct_...`)."""
         ...

@@ -4,13 +4,17 @@ Separate charges and transfers (Stripe Connect): the buyer pays the platform thr
 PaymentIntent (manual capture for license fees), each seller's and licensor's share goes to
 their connected account as a Transfer in the order's transfer group, refunds are followed by
 transfer reversals, and payouts are made on the connected account (`Stripe-Account`).
+Connected accounts are Express accounts (`create_account`), opened when a user first needs one.
 
 Every mutating call sends the caller's idempotency key, which the SDK reuses on its own
 retries (connection errors, 409 and 5xx), so a retried call never moves money twice.
 
-Card errors become `PaymentDeclined` (Stripe's code and decline code); every other Stripe
-error becomes `ProviderError` with a message that names the operation, Stripe's error class,
-HTTP status, code and request id, with anything that looks like a secret key removed.
+Card errors become `PaymentDeclined` (Stripe's code and decline code). A request Stripe
+refuses for good (400/404 invalid request, 403 permission) becomes `ProviderRejected`; every
+other error (connection, 5xx, 429, a bad API key, an idempotency conflict: the outcome is
+unknown or the fault is ours) a plain `ProviderError`. Both carry a message that names the
+operation, Stripe's error class, HTTP status, code and request id, with anything that looks
+like a secret key removed.
 
 Currencies are upper case at the port (`USD`) and lower case on the wire, as Stripe wants.
 """
@@ -25,6 +29,7 @@ from typing import Literal, TypeVar
 
 import stripe
 from stripe.params import (
+    AccountCreateParams,
     PaymentIntentConfirmParams,
     PaymentIntentCreateParams,
     PayoutCreateParams,
@@ -38,6 +43,7 @@ from ipmarket.payments.providers.base import (
     IntentStatus,
     PaymentDeclined,
     ProviderError,
+    ProviderRejected,
 )
 
 T = TypeVar("T")
@@ -204,6 +210,7 @@ class StripeProvider:
         currency: str,
         transfer_group: str,
         idempotency_key: str,
+        source_payment: str | None = None,
     ) -> str:
         params: TransferCreateParams = {
             "amount": amount_minor,
@@ -212,6 +219,18 @@ class StripeProvider:
             "transfer_group": transfer_group,
         }
         client = self._client()
+        if source_payment is not None:
+            # Tied to the buyer's charge, the transfer goes at once, not when the charge's
+            # funds become available to the platform (days later).
+            intent = await self._call(
+                "retrieve a PaymentIntent",
+                lambda: client.v1.payment_intents.retrieve_async(
+                    source_payment, None, self._options()
+                ),
+            )
+            charge = intent.latest_charge
+            if charge is not None:
+                params["source_transaction"] = charge if isinstance(charge, str) else charge.id
         transfer = await self._call(
             "create a transfer",
             lambda: client.v1.transfers.create_async(params, self._options(idempotency_key)),
@@ -242,6 +261,23 @@ class StripeProvider:
             "create a payout", lambda: client.v1.payouts.create_async(params, options)
         )
         return payout.id
+
+    async def create_account(self, *, user_id: str, email: str | None, idempotency_key: str) -> str:
+        # Separate charges and transfers: the account only needs to receive transfers; Stripe
+        # hosts its onboarding (Express) and its payouts to the user's bank.
+        params: AccountCreateParams = {
+            "type": "express",
+            "capabilities": {"transfers": {"requested": True}},
+            "metadata": {"user_id": user_id},
+        }
+        if email:
+            params["email"] = email
+        client = self._client()
+        account = await self._call(
+            "create a connected account",
+            lambda: client.v1.accounts.create_async(params, self._options(idempotency_key)),
+        )
+        return account.id
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -292,7 +328,9 @@ class StripeProvider:
                     self._redact(err.user_message or "Invalid payment method."),
                     code=INVALID_PAYMENT_METHOD,
                 ) from None
-            raise ProviderError(self._describe(operation, err)) from None
+            raise ProviderRejected(self._describe(operation, err)) from None
+        except stripe.PermissionError as err:
+            raise ProviderRejected(self._describe(operation, err)) from None
         except stripe.StripeError as err:
             raise ProviderError(self._describe(operation, err)) from None
 

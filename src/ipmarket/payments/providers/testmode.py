@@ -15,8 +15,14 @@ closely enough that the purchase flow behaves the same against either provider:
   since; the same key with another operation or other parameters is an `idempotency_error`.
   Parameters that fail validation save nothing, as on Stripe.
 - Ids are deterministic: derived from the idempotency key (`pi_test_…`, `re_test_…`,
-  `tr_test_…`, `trr_test_…`, `po_test_…`), so the same key yields the same id even in a new
-  process.
+  `tr_test_…`, `trr_test_…`, `po_test_…`, `acct_test_…`), so the same key yields the same id
+  even in a new process.
+- Connected accounts (`create_account`) are recorded; transfers and payouts name one as their
+  destination (not checked: the balances of connected accounts are not modelled).
+- Test controls: `fail_next(operation)` makes the next calls of an operation fail as an
+  unreachable provider would (ProviderError, nothing saved under the key), or, with
+  `rejected=True`, be refused for good (ProviderRejected, saved under the key as Stripe saves
+  a refusal). `calls()` lists every call made, with its key and outcome.
 - Currencies are ISO 4217 codes, reported upper case (`USD`) like the rest of ipmarket.
 
 State lives in process-local dicts guarded by an asyncio lock: right for the embedded
@@ -30,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, TypeVar, cast
 
 from ipmarket.payments.providers.base import (
@@ -38,6 +44,7 @@ from ipmarket.payments.providers.base import (
     IntentStatus,
     PaymentDeclined,
     ProviderError,
+    ProviderRejected,
 )
 
 T = TypeVar("T")
@@ -109,6 +116,7 @@ class RecordedTransfer:
     currency: str
     transfer_group: str
     amount_reversed_minor: int
+    source_payment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,33 @@ class RecordedPayout:
     destination: str
     amount_minor: int
     currency: str
+
+
+@dataclass(frozen=True)
+class RecordedAccount:
+    id: str
+    user_id: str
+    email: str | None
+
+
+CallOutcome = Literal["ok", "replayed", "unreachable", "rejected", "declined", "error"]
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One call of a money-moving operation, as the provider saw it."""
+
+    operation: str
+    idempotency_key: str
+    outcome: CallOutcome
+
+
+@dataclass(frozen=True)
+class _Failure:
+    operation: str
+    rejected: bool
+    # Calls of the operation let through before this failure.
+    after: int = 0
 
 
 @dataclass
@@ -157,6 +192,7 @@ class _TransferState:
     amount_minor: int
     currency: str
     transfer_group: str
+    source_payment: str | None = None
     reversed_minor: int = 0
 
     def snapshot(self) -> RecordedTransfer:
@@ -167,6 +203,7 @@ class _TransferState:
             currency=self.currency,
             transfer_group=self.transfer_group,
             amount_reversed_minor=self.reversed_minor,
+            source_payment=self.source_payment,
         )
 
 
@@ -183,6 +220,8 @@ class _SavedOutcome:
             raise PaymentDeclined(
                 str(self.error), code=self.error.code, decline_code=self.error.decline_code
             )
+        if isinstance(self.error, ProviderRejected):
+            raise ProviderRejected(str(self.error))
         if self.error is not None:
             raise ProviderError(str(self.error))
         return self.result
@@ -195,7 +234,10 @@ class _State:
     transfers: dict[str, _TransferState] = field(default_factory=dict)
     reversals: dict[str, RecordedReversal] = field(default_factory=dict)
     payouts: dict[str, RecordedPayout] = field(default_factory=dict)
+    accounts: dict[str, RecordedAccount] = field(default_factory=dict)
     outcomes: dict[str, _SavedOutcome] = field(default_factory=dict)
+    calls: list[RecordedCall] = field(default_factory=list)
+    failures: list[_Failure] = field(default_factory=list)
 
 
 class TestProvider:
@@ -341,6 +383,7 @@ class TestProvider:
         currency: str,
         transfer_group: str,
         idempotency_key: str,
+        source_payment: str | None = None,
     ) -> str:
         amount = _check_amount(amount_minor)
         code = _check_currency(currency)
@@ -350,17 +393,24 @@ class TestProvider:
             raise ProviderError("a transfer needs a transfer_group")
 
         def run() -> str:
+            source = self._state.intents.get(source_payment or "")
+            if source is not None and source.status is not IntentStatus.SUCCEEDED:
+                raise ProviderRejected(
+                    f"invalid_request_error: the source payment {source_payment} has not "
+                    f"succeeded (status {source.status.value})."
+                )
             transfer = _TransferState(
                 id=_object_id("tr", idempotency_key),
                 destination=destination,
                 amount_minor=amount,
                 currency=code,
                 transfer_group=transfer_group,
+                source_payment=source_payment,
             )
             self._state.transfers[transfer.id] = transfer
             return transfer.id
 
-        fingerprint = ("transfer", destination, amount, code, transfer_group)
+        fingerprint = ("transfer", destination, amount, code, transfer_group, source_payment)
         return await self._once(idempotency_key, fingerprint, run)
 
     async def reverse_transfer(
@@ -407,6 +457,19 @@ class TestProvider:
 
         return await self._once(idempotency_key, ("payout", destination, amount, code), run)
 
+    async def create_account(self, *, user_id: str, email: str | None, idempotency_key: str) -> str:
+        if not user_id:
+            raise ProviderError("an account needs the user it belongs to")
+
+        def run() -> str:
+            account = RecordedAccount(
+                id=_object_id("acct", idempotency_key), user_id=user_id, email=email
+            )
+            self._state.accounts[account.id] = account
+            return account.id
+
+        return await self._once(idempotency_key, ("create_account", user_id, email), run)
+
     # --- what tests may look at --------------------------------------------------------------
 
     def intents(self) -> list[Intent]:
@@ -424,6 +487,28 @@ class TestProvider:
 
     def payouts(self) -> list[RecordedPayout]:
         return list(self._state.payouts.values())
+
+    def accounts(self) -> list[RecordedAccount]:
+        return list(self._state.accounts.values())
+
+    def calls(self, operation: str | None = None) -> list[RecordedCall]:
+        """The calls made (of `operation` only, when given), in order."""
+        return [c for c in self._state.calls if operation is None or c.operation == operation]
+
+    def fail_next(
+        self, operation: str, *, times: int = 1, rejected: bool = False, after: int = 0
+    ) -> None:
+        """Make the next `times` calls of `operation` (`payout`, `transfer`, ...) fail, once
+        `after` calls of it have gone through.
+
+        By default as if the provider could not be reached: ProviderError, nothing done and
+        nothing saved under the key, so a retry with the same key goes through. With
+        `rejected`, refused for good: ProviderRejected, saved under the key (a retry is
+        refused again), as Stripe does for a request it refuses."""
+        if times < 1 or after < 0:
+            raise ValueError("times must be at least 1 and after at least 0")
+        self._state.failures.append(_Failure(operation, rejected, after))
+        self._state.failures.extend([_Failure(operation, rejected)] * (times - 1))
 
     def reset(self) -> None:
         """Forget everything (for tests that share the process-wide instance)."""
@@ -443,23 +528,56 @@ class TestProvider:
         """Run `run` once per idempotency key, replaying its outcome on a matching retry."""
         if not idempotency_key:
             raise ProviderError("an idempotency key is required")
+        operation = str(fingerprint[0])
         async with self._lock:
             saved = self._state.outcomes.get(idempotency_key)
+            # A refusal is for a new request: a replay answers as the first time.
+            failure = self._take_failure(operation, rejections=saved is None)
+            if failure is not None and not failure.rejected:
+                self._record(operation, idempotency_key, "unreachable")
+                raise ProviderError(
+                    f"api_connection_error: the provider did not answer the {operation} call"
+                )
             if saved is not None:
                 if saved.fingerprint != fingerprint:
+                    self._record(operation, idempotency_key, "error")
                     raise ProviderError(
                         "idempotency_error: keys for idempotent requests can only be used with "
                         "the same operation and parameters they were first used with; "
                         f"key {idempotency_key!r} was first used for {saved.fingerprint[0]}."
                     )
+                self._record(operation, idempotency_key, "replayed")
                 return cast(T, saved.replay())
             try:
+                if failure is not None:
+                    raise ProviderRejected(
+                        f"{operation}_rejected: the provider refused the {operation} for good."
+                    )
                 result = run()
             except (PaymentDeclined, ProviderError) as exc:
                 self._state.outcomes[idempotency_key] = _SavedOutcome(fingerprint, error=exc)
+                outcome: CallOutcome = "error"
+                if isinstance(exc, PaymentDeclined):
+                    outcome = "declined"
+                elif isinstance(exc, ProviderRejected):
+                    outcome = "rejected"
+                self._record(operation, idempotency_key, outcome)
                 raise
             self._state.outcomes[idempotency_key] = _SavedOutcome(fingerprint, result=result)
+            self._record(operation, idempotency_key, "ok")
             return result
+
+    def _take_failure(self, operation: str, *, rejections: bool) -> _Failure | None:
+        for index, failure in enumerate(self._state.failures):
+            if failure.operation == operation and (rejections or not failure.rejected):
+                if failure.after:
+                    self._state.failures[index] = replace(failure, after=failure.after - 1)
+                    return None
+                return self._state.failures.pop(index)
+        return None
+
+    def _record(self, operation: str, idempotency_key: str, outcome: CallOutcome) -> None:
+        self._state.calls.append(RecordedCall(operation, idempotency_key, outcome))
 
 
 def _object_id(prefix: str, idempotency_key: str) -> str:

@@ -1,0 +1,206 @@
+"""Separate charges and transfers: each recipient's part of a sale goes to their connected
+account, and refunds take it back.
+
+When a sale or a license fee completes (`payment.completed`), every recipient of a part of
+it (the seller's amount, each revenue share; never the platform's fee) gets one transfer of
+their parts, in the transaction's transfer group (its id), under the idempotency key
+`transfer:{transaction}:{recipient}`. When a refund is processed (`refund.processed`), each
+recipient's transfer is reversed by their part of that refund, the same parts as the
+refund's ledger posting (`splits.split_refund` over the transaction's refunds in order),
+under `reversal:{refund}:{recipient}`.
+
+Both run as event consumers after the request committed, each delivery in the consumer's
+own transaction: a transfer or reversal row is written with the provider's id in the same
+transaction as the record of the delivery. A delivery that fails after the provider moved
+money is retried under the same idempotency keys, so the provider moves it once; the rows
+(one transfer per transaction and recipient, one reversal per transfer and refund) make a
+replayed event move nothing more.
+
+A refund whose transfers were not made yet (its `payment.completed` delivery is late) makes
+them first: transfers are always of the full parts, reversals take the refunds back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ipmarket.eventbus import Event, EventType, Queue, subscribe
+from ipmarket.kit.clock import utcnow
+from ipmarket.payments.accounts import connected_account
+from ipmarket.payments.events import PaymentCompleted, RefundProcessed
+from ipmarket.payments.models import (
+    Refund,
+    Transaction,
+    TransactionStatus,
+    TransactionType,
+    Transfer,
+    TransferReversal,
+)
+from ipmarket.payments.providers import PaymentProvider
+from ipmarket.payments.repository import PaymentRepository
+from ipmarket.payments.service import get_provider, split_of
+from ipmarket.payments.splits import Split, add_splits, split_refund
+
+log = structlog.get_logger(__name__)
+
+TRANSFER_CONSUMER = "payments.transfer_earnings"
+REVERSAL_CONSUMER = "payments.reverse_transfers"
+
+# Transactions whose parts belong to their recipients.
+SETTLED = (TransactionStatus.COMPLETED.value, TransactionStatus.REFUNDED.value)
+TRANSFERRED_TYPES = (TransactionType.PRODUCT_SALE.value, TransactionType.LICENSE_FEE.value)
+
+
+def transfer_key(transaction_id: uuid.UUID, recipient_id: uuid.UUID) -> str:
+    return f"transfer:{transaction_id}:{recipient_id}"
+
+
+def reversal_key(refund_id: uuid.UUID, recipient_id: uuid.UUID) -> str:
+    return f"reversal:{refund_id}:{recipient_id}"
+
+
+def parts_by_recipient(split: Split, seller_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """What each user gets of `split` (revenue shares, and the seller's amount), summed per
+    user (someone may hold two licenses of a chain); users whose part is zero are left out."""
+    parts: dict[uuid.UUID, int] = defaultdict(int)
+    for share in split.shares:
+        parts[share.recipient_id] += share.amount_minor
+    parts[seller_id] += split.seller_amount_minor
+    return {user: amount for user, amount in parts.items() if amount > 0}
+
+
+def refund_parts(
+    original: Split, refunds: Sequence[tuple[uuid.UUID, int]], *, until: uuid.UUID
+) -> Split:
+    """The parts refund `until` gave back, given the transaction's refunds (id, amount) in
+    the order they were made: the same computation as that refund's ledger posting."""
+    already: Split | None = None
+    for refund_id, amount in refunds:
+        step = split_refund(original, amount, already_refunded=already)
+        if refund_id == until:
+            return step
+        already = step if already is None else add_splits(already, step)
+    raise ValueError(f"refund {until} is not one of the transaction's")
+
+
+class TransferService:
+    """Transfers of a transaction's parts and their reversals. Flushes, never commits: the
+    event delivery's transaction holds the rows."""
+
+    def __init__(self, session: AsyncSession, provider: PaymentProvider | None = None) -> None:
+        self.session = session
+        self.provider = provider or get_provider()
+        self.payments = PaymentRepository(session)
+
+    async def transfer_parts(self, transaction_id: uuid.UUID) -> dict[uuid.UUID, Transfer]:
+        """Make the transfers of a settled sale's or license fee's parts that were not made
+        yet; returns every transfer of the transaction, by recipient. Raises ProviderError
+        (the delivery is retried) when the provider fails."""
+        tx = await self.payments.transaction(transaction_id)
+        if tx is None or tx.transaction_type not in TRANSFERRED_TYPES or tx.status not in SETTLED:
+            log.info(
+                "payments.transfer_skipped",
+                transaction_id=str(transaction_id),
+                status=tx.status if tx is not None else None,
+            )
+            return {}
+        made = {t.recipient_id: t for t in await self.payments.transfers_of(tx.id)}
+        wanted = parts_by_recipient(split_of(tx), tx.seller_id)
+        missing = sorted(set(wanted) - set(made))
+        for recipient_id in missing:
+            await self._transfer(tx, recipient_id, wanted[recipient_id])
+        if missing:
+            made = {t.recipient_id: t for t in await self.payments.transfers_of(tx.id)}
+        return made
+
+    async def _transfer(self, tx: Transaction, recipient_id: uuid.UUID, amount: int) -> None:
+        destination = await connected_account(self.session, self.provider, recipient_id)
+        reference = await self.provider.transfer(
+            destination=destination,
+            amount_minor=amount,
+            currency=tx.currency,
+            transfer_group=str(tx.id),
+            idempotency_key=transfer_key(tx.id, recipient_id),
+            source_payment=tx.payment_reference,
+        )
+        recorded = await self.payments.add_transfer(
+            transaction_id=tx.id,
+            recipient_id=recipient_id,
+            amount_minor=amount,
+            currency=tx.currency,
+            destination=destination,
+            provider_reference=reference,
+            now=utcnow(),
+        )
+        log.info(
+            "payments.transferred",
+            transaction_id=str(tx.id),
+            recipient_id=str(recipient_id),
+            amount_minor=amount,
+            transfer=reference,
+            recorded=recorded,
+        )
+
+    async def reverse_for_refund(self, refund_id: uuid.UUID) -> list[TransferReversal]:
+        """Take each recipient's part of a refund back from their transfer (once per refund
+        and recipient); returns the refund's reversals."""
+        refund = await self.session.get(Refund, refund_id)
+        if refund is None:
+            log.warning("payments.reversal_skipped", refund_id=str(refund_id), reason="no refund")
+            return []
+        tx = await self.payments.transaction(refund.transaction_id)
+        assert tx is not None  # a refund belongs to a transaction
+        transfers = await self.transfer_parts(tx.id)
+        refunds = [(r.id, r.amount_minor) for r in await self.payments.refunds_of(tx.id)]
+        part = refund_parts(split_of(tx), refunds, until=refund_id)
+        done = {r.transfer_id for r in await self.payments.reversals_of_refund(refund_id)}
+        for recipient_id, amount in sorted(parts_by_recipient(part, tx.seller_id).items()):
+            transfer = transfers.get(recipient_id)
+            if transfer is None:
+                # The refund gives back a part of someone the sale did not pay: a bug.
+                raise RuntimeError(
+                    f"refund {refund_id} gives back {amount} of user {recipient_id}, who has "
+                    f"no transfer of transaction {tx.id}"
+                )
+            if transfer.id in done:
+                continue
+            reference = await self.provider.reverse_transfer(
+                transfer.provider_reference,
+                amount_minor=amount,
+                idempotency_key=reversal_key(refund_id, recipient_id),
+            )
+            await self.payments.add_reversal(
+                transfer,
+                refund_id=refund_id,
+                amount_minor=amount,
+                provider_reference=reference,
+                now=utcnow(),
+            )
+            log.info(
+                "payments.transfer_reversed",
+                refund_id=str(refund_id),
+                recipient_id=str(recipient_id),
+                amount_minor=amount,
+                reversal=reference,
+            )
+        return await self.payments.reversals_of_refund(refund_id)
+
+
+# --- event consumers --------------------------------------------------------------------------
+
+
+@subscribe(EventType.PAYMENT_COMPLETED, consumer=TRANSFER_CONSUMER, queue=Queue.PAYMENTS)
+async def transfer_earnings(session: AsyncSession, event: Event) -> None:
+    payload = event.parse(PaymentCompleted)
+    await TransferService(session).transfer_parts(payload.transaction_id)
+
+
+@subscribe(EventType.REFUND_PROCESSED, consumer=REVERSAL_CONSUMER, queue=Queue.PAYMENTS)
+async def reverse_transfers(session: AsyncSession, event: Event) -> None:
+    payload = event.parse(RefundProcessed)
+    await TransferService(session).reverse_for_refund(payload.refund_id)
