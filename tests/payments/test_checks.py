@@ -29,6 +29,7 @@ from ipmarket.payments.ledger import (
     PAYOUT,
     PAYOUT_FAILED,
     PAYOUT_PAID,
+    PAYOUT_RETURNED,
     SALE,
     Line,
     balance,
@@ -47,6 +48,7 @@ from ipmarket.payments.models import (
     LedgerEntry,
     LedgerPosting,
     Payout,
+    Refund,
     Transaction,
     Transfer,
     TransferReversal,
@@ -125,8 +127,21 @@ async def refund(
     amount: int,
     already: Split | None,
 ) -> Split:
-    """A refund of matured earnings: every part taken back from available."""
+    """A refund of matured earnings, made: every part taken back from available."""
     part = split_refund(original, amount, already_refunded=already)
+    made = Refund(
+        id=new_id(),
+        transaction_id=transaction.id,
+        amount_minor=amount,
+        reason="Returned",
+        requested_by=transaction.seller_id,
+        status="succeeded",
+        provider_reference=f"re_{uuid.uuid4().hex[:12]}",
+        created_at=clock.now(),
+        processed_at=clock.now(),
+    )
+    session.add(made)
+    await session.flush()
     lines = [
         Line(provider_clearing(), part.amount_minor),
         Line(platform_revenue(), -part.platform_fee_minor),
@@ -136,7 +151,7 @@ async def refund(
     await post(
         session,
         kind="refund",
-        reference=str(new_id()),
+        reference=str(made.id),
         lines=[line for line in lines if line.amount_minor],
         transaction_id=transaction.id,
     )
@@ -154,13 +169,14 @@ async def payout(
     session: AsyncSession, user_id: uuid.UUID, amount: int, *, status: str = "paid"
 ) -> Payout:
     """A payout as the payout flow makes it: recorded (available → in flight), then paid
-    (in flight → payouts) or failed (in flight → available)."""
+    (in flight → payouts) or failed (in flight → available); `returned`: paid, then returned
+    by the bank (payouts → available), and failed."""
     row = Payout(
         id=new_id(),
         user_id=user_id,
         amount_minor=amount,
         currency="USD",
-        status=status,
+        status="failed" if status == "returned" else status,
         created_at=clock.now(),
     )
     session.add(row)
@@ -172,12 +188,19 @@ async def payout(
         reference=reference,
         lines=[Line(user_available(user_id), -amount), Line(payouts_in_flight(), amount)],
     )
-    if status == "paid":
+    if status in ("paid", "returned"):
         await post(
             session,
             kind=PAYOUT_PAID,
             reference=reference,
             lines=[Line(payouts_in_flight(), -amount), Line(payouts_account(), amount)],
+        )
+    if status == "returned":
+        await post(
+            session,
+            kind=PAYOUT_RETURNED,
+            reference=reference,
+            lines=[Line(payouts_account(), -amount), Line(user_available(user_id), amount)],
         )
     elif status == "failed":
         await post(
@@ -253,6 +276,7 @@ async def test_a_consistent_ledger_has_no_discrepancy(db: Database) -> None:
     assert (size.postings, size.transactions) == (10, 3)
 
 
+@pytest.mark.corrupts_ledger
 async def test_sales_are_checked_in_batches(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     # given seven settled sales, the last without its posting, read two at a time
     from ipmarket.payments import checks
@@ -350,7 +374,11 @@ async def test_a_refund_beyond_the_amount_is_named(db: Database) -> None:
             update(Transaction).where(Transaction.id == world.sale.id).values(refunded_minor=1000)
         )
         assert await check_ledger(session) == [
-            f"transaction {world.sale.id} (product_sale): refunded 1000 of an amount of 999"
+            f"transaction {world.sale.id} (product_sale): refunded 1000 of an amount of 999",
+            (
+                f"transaction {world.sale.id} (product_sale): counts 1000 refunded, its refunds "
+                "that did not fail come to 999"
+            ),
         ]
 
 
@@ -552,7 +580,14 @@ async def test_the_command_fails_naming_each_discrepancy(db: Database) -> None:
         # leave no forged rows behind, whatever runs next
         async with db.transaction() as session:
             await replica(session)
-            for table in ("ledger_entries", "ledger_postings", "ledger_accounts", "transactions"):
+            for table in (
+                "ledger_entries",
+                "ledger_postings",
+                "ledger_accounts",
+                "transactions",
+                "refunds",
+                "payouts",
+            ):
                 await session.execute(text(f"DELETE FROM {table}"))
 
     assert result.exit_code == 1, result.output
@@ -578,7 +613,8 @@ def test_the_command_is_listed() -> None:
 
 
 async def test_payouts_in_every_state_agree_with_the_ledger(db: Database) -> None:
-    # given a seller with 90 available, paid 30, refused 20, and with 40 in flight
+    # given a seller with 90 available, paid 30, refused 20, paid 15 that the bank returned,
+    # and with 40 in flight
     clock.freeze(T0)
     buyer, seller = await new_users(db, 2)
     async with db.transaction() as session:
@@ -586,6 +622,7 @@ async def test_payouts_in_every_state_agree_with_the_ledger(db: Database) -> Non
         await release_matured(session, now=clock.now() + HOLD)
         await payout(session, seller, 30)
         await payout(session, seller, 20, status="failed")
+        await payout(session, seller, 15, status="returned")
         await payout(session, seller, 40, status="pending")
     # then the ledger is sound: 20 left available, 40 in flight
     async with db.sessionmaker() as session:
@@ -594,6 +631,7 @@ async def test_payouts_in_every_state_agree_with_the_ledger(db: Database) -> Non
     assert sale.amount_minor == 100
 
 
+@pytest.mark.corrupts_ledger
 async def test_a_payout_that_disagrees_with_its_postings_is_named(db: Database) -> None:
     # given a pending payout marked paid behind the ledger's back, and a payout posting with
     # no payout
@@ -625,6 +663,7 @@ async def test_a_payout_that_disagrees_with_its_postings_is_named(db: Database) 
     ]
 
 
+@pytest.mark.corrupts_ledger
 @pytest.mark.usefixtures("command_env")
 async def test_the_money_out_scenarios_pass_the_check_and_a_forged_transfer_is_caught(
     client: httpx.AsyncClient, db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
@@ -692,3 +731,76 @@ async def test_the_money_out_scenarios_pass_the_check_and_a_forged_transfer_is_c
         f"{reversal.refund_id} is {reversed_minor}" in result.stderr
     )
     assert "ledger check: 3 discrepancies" in result.stderr
+
+
+# --- refunds ------------------------------------------------------------------------------------
+
+
+async def refunds_by_amount(session: AsyncSession) -> dict[int, Refund]:
+    rows = await session.execute(select(Refund))
+    return {r.amount_minor: r for r in rows.scalars()}
+
+
+async def test_refunds_in_every_state_pass_and_a_corrupted_status_is_caught(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    # given a sale under a chain of three with a refused refund of 5.00, a refund of 2.00
+    # made, and a pending one of 1.00 (the provider unreachable)
+    freeze()
+    shop = Shop(client, db)
+    chain, sale = await three_level_sale(shop)
+    shop.provider.fail_next("refund", rejected=True)
+    assert (await shop.refund(chain["s3"], sale["id"], 5.00)).status_code == 402
+    assert (await shop.refund(chain["s3"], sale["id"], 2.00)).status_code == 200
+    shop.provider.fail_next("refund")
+    pending = await shop.refund(chain["s3"], sale["id"], 1.00)
+    assert pending.json()["data"]["status"] == "pending"
+    # then the books pass
+    assert await shop.ledger_problems() == []
+    tx = f"transaction {sale['id']} (product_sale)"
+
+    # when the refund made is marked failed behind the ledger's back
+    async with db.sessionmaker() as session:
+        made = (await refunds_by_amount(session))[200]
+        await session.execute(update(Refund).where(Refund.id == made.id).values(status="failed"))
+        problems = await check_ledger(session)
+    # then its missing reversal and the refunded amount it no longer accounts for are named
+    assert problems == [
+        f"{tx}: counts 300 refunded, its refunds that did not fail come to 100",
+        f"{tx}: refund {made.id} (failed, 200) has no refund_failed posting",
+    ]
+
+    # when the refused refund is marked succeeded instead
+    async with db.sessionmaker() as session:
+        refused = (await refunds_by_amount(session))[500]
+        await session.execute(
+            update(Refund).where(Refund.id == refused.id).values(status="succeeded")
+        )
+        problems = await check_ledger(session)
+    # then its reversal, and the refunded amount it would add, are named
+    assert f"{tx}: counts 300 refunded, its refunds that did not fail come to 800" in problems
+    assert f"{tx}: refund {refused.id} (succeeded, 500) has a refund_failed posting" in problems
+
+    # when a refund's posting gives a cent of the seller's part back from the platform
+    async with db.sessionmaker() as session:
+        await replica(session)
+        made = (await refunds_by_amount(session))[200]
+        posting = await session.scalar(
+            select(LedgerPosting.id).where(
+                LedgerPosting.kind == "refund", LedgerPosting.reference == str(made.id)
+            )
+        )
+        revenue = await account_id(session, AccountKind.PLATFORM_REVENUE, None)
+        seller = await account_id(session, AccountKind.USER_PENDING, chain["s3"].id)
+        session.add(LedgerEntry(posting_id=posting, account_id=revenue, amount_minor=-1))
+        session.add(LedgerEntry(posting_id=posting, account_id=seller, amount_minor=1))
+        await session.flush()
+        problems = await check_ledger(session)
+    # then the refund's posting is named for both parties
+    what = f"{tx}: refund {made.id} (succeeded, 200): its refund posting moves"
+    assert sorted(p for p in problems if p.startswith(what)) == sorted(
+        [
+            f"{what} -21 for platform revenue, expected -20",
+            f"{what} -139 for user {chain['s3'].id}, expected -140",
+        ]
+    )

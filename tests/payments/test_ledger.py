@@ -43,6 +43,9 @@ from ipmarket.payments.models import (
 )
 from ipmarket.payments.splits import Split, split_refund, split_sale
 
+# These tests post to the ledger directly, without the payments the postings would belong to.
+pytestmark = pytest.mark.corrupts_ledger
+
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 HOLD = timedelta(days=7)
 

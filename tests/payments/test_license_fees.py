@@ -307,6 +307,30 @@ async def test_a_retry_after_a_lost_outcome_authorises_once(
     assert shop.provider.intents() == [held]
 
 
+async def test_an_authorisation_whose_answer_was_lost_is_kept(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a provider that authorises the card, then drops the connection before answering
+    _, maker, asset, terms = await offer(shop)
+    real = shop.provider.confirm_intent
+
+    async def authorised_but_unanswered(intent_id: str, **kwargs: Any) -> Intent:
+        await real(intent_id, **kwargs)
+        raise ProviderError("connection reset by peer")
+
+    monkeypatch.setattr(shop.provider, "confirm_intent", authorised_but_unanswered)
+    # when the maker applies
+    response = await apply(shop, maker, asset, terms, paymentMethod=VISA)
+    # then the provider is asked how it stands, and the application is made on that hold:
+    # no second authorisation, no hold left without its application
+    assert response.status_code == 201, response.text
+    assert response.json()["data"]["feeStatus"] == "authorized"
+    [held] = shop.provider.intents()
+    assert held.status == IntentStatus.REQUIRES_CAPTURE and held.payment_method == VISA
+    [tx] = await shop.transactions()
+    assert tx.payment_reference == held.id and tx.status == "pending"
+
+
 async def test_withdrawal_releases_the_fee(shop: Shop) -> None:
     creator, maker, asset, terms = await offer(shop)
     application = await applied(shop, maker, asset, terms)

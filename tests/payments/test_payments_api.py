@@ -64,6 +64,7 @@ async def test_a_full_refund_reverses_every_share(shop: Shop) -> None:
     assert refund["amount"] == 9.99 and refund["transactionId"] == sale["id"]
     assert refund["requestedBy"] == str(chain["s3"].id)
     assert refund["reason"] == "Damaged in transit"
+    assert refund["status"] == "succeeded" and refund["processedAt"] is not None
     assert refund["transaction"]["status"] == "refunded"
     assert refund["transaction"]["refundedAmount"] == 9.99
     assert await pending_of(shop, parties) == [0, 0, 0, 0]
@@ -213,6 +214,7 @@ async def test_an_administrator_refunds_and_it_is_audited(shop: Shop, db: Databa
     assert response.status_code == 200, response.text
     data = response.json()["data"]
     assert data["amount"] == 4.99 and data["requestedBy"] == str(admin.id)
+    assert data["status"] == "succeeded"
     assert data["transaction"]["refundedAmount"] == 4.99
     async with shop.db.sessionmaker() as session:
         [audit] = (

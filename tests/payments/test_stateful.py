@@ -1,5 +1,6 @@
 """A market under random use: purchases (paid, declined, left pending), confirmations,
-refunds, payouts, revocations and time passing, through the API. After every step the ledger
+refunds (made, left pending by an unreachable provider, refused), payouts, revocations and
+time passing, through the API. After every step the ledger
 sums to zero and passes `check_ledger`, every sale's parts sum to its amount, nobody has been
 paid out more than they earned, and the stock is never negative nor oversold."""
 
@@ -28,12 +29,14 @@ from sqlalchemy import func, select
 from ipmarket.kit.clock import clock
 from ipmarket.kit.db import Database
 from ipmarket.payments.checks import check_ledger
+from ipmarket.payments.jobs import reconcile_refunds
 from ipmarket.payments.models import (
     AccountKind,
     LedgerAccount,
     LedgerEntry,
     LedgerPosting,
     Payout,
+    Refund,
     Transaction,
 )
 from ipmarket.payments.reservations import expire_reservations
@@ -93,6 +96,8 @@ class Market(RuleBasedStateMachine):
         self.sales: list[str] = []
         self.pending: list[str] = []
         self.revoked = False
+        # sales with a refund the provider could not be reached for, until the job makes it
+        self.refund_pending: set[str] = set()
         # what each party was paid out, as the API answered
         self.paid_out: dict[uuid.UUID, int] = {party.id: 0 for party in self.parties}
 
@@ -144,17 +149,32 @@ class Market(RuleBasedStateMachine):
             assert response.status_code == 409, response.text
 
     @precondition(lambda self: bool(self.sales))
-    @rule(data=st.data(), share=st.sampled_from([None, 0.5, 0.13]))
-    def refund(self, data: st.DataObject, share: float | None) -> None:
+    @rule(
+        data=st.data(),
+        share=st.sampled_from([None, 0.5, 0.13]),
+        provider=st.sampled_from(["up", "up", "unreachable", "refuses"]),
+    )
+    def refund(self, data: st.DataObject, share: float | None, provider: str) -> None:
         self.tick()
         tx_id = data.draw(st.sampled_from(self.sales))
         left = self.run(self._left_to_refund(tx_id))
         amount = None if share is None else max(1, int(left * share)) / 100
+        # (the provider is asked only when there is something to refund and nothing pending)
+        asks = left > 0 and tx_id not in self.refund_pending
+        if asks and provider != "up":
+            self.shop.provider.fail_next("refund", rejected=provider == "refuses")
         response = self.run(self.shop.refund(self.s2, tx_id, amount))
-        if left == 0:
+        if not asks:
             assert response.status_code == 409, response.text
+        elif provider == "refuses":
+            assert response.status_code == 402, response.text
+            assert self.run(self._left_to_refund(tx_id)) == left
         else:
             assert response.status_code == 200, response.text
+            status = response.json()["data"]["status"]
+            assert status == ("pending" if provider == "unreachable" else "succeeded")
+            if status == "pending":
+                self.refund_pending.add(tx_id)
 
     @rule(party=st.integers(0, 2), everything=st.booleans())
     def payout(self, party: int, everything: bool) -> None:
@@ -207,6 +227,15 @@ class Market(RuleBasedStateMachine):
         await self.shop.release_matured()
         async with self.shop.db.transaction() as session:
             await expire_reservations(session)
+        # the pending refund is made by the job, the provider reachable again
+        async with self.shop.db.transaction() as session:
+            await reconcile_refunds(session)
+        async with self.shop.db.sessionmaker() as session:
+            left = await session.scalar(
+                select(func.count()).select_from(Refund).where(Refund.status == "pending")
+            )
+        assert left == 0
+        self.refund_pending.clear()
         # what the expiry job ended is no longer pending
         async with self.shop.db.sessionmaker() as session:
             statuses = dict(
@@ -267,7 +296,7 @@ class Market(RuleBasedStateMachine):
                         LedgerAccount.kind.in_(
                             [AccountKind.USER_PENDING.value, AccountKind.USER_AVAILABLE.value]
                         ),
-                        LedgerPosting.kind.in_(["sale", "refund"]),
+                        LedgerPosting.kind.in_(["sale", "refund", "refund_failed"]),
                     )
                 )
                 # paid out beyond the net only by refunds made after the payout (the balance

@@ -12,12 +12,14 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from ipmarket.audit.models import AuditLog
 from ipmarket.config import Settings
 from ipmarket.kit.clock import clock, utcnow
 from ipmarket.kit.db import Database
-from ipmarket.payments.models import ProviderEvent, Transaction
+from ipmarket.payments import ledger
+from ipmarket.payments.models import Payout, ProviderEvent, Transaction
 from ipmarket.payments.providers import Intent, sign_stripe_payload
 from tests.payments.shop import Shop, error_of, freeze
 
@@ -311,3 +313,115 @@ async def test_a_payment_of_the_wrong_sum_is_refunded_not_taken(
     [refund] = shop.provider.refunds()
     assert refund.amount_minor == 1000
     assert (await shop.fingerprint())["postings"] == 0
+
+
+# --- money going out ----------------------------------------------------------------------------
+
+
+def stripe_event(event_type: str, obj: dict[str, Any], event_id: str) -> bytes:
+    body = {
+        "id": event_id,
+        "object": "event",
+        "type": event_type,
+        "created": int(utcnow().timestamp()),
+        "livemode": False,
+        "data": {"object": obj},
+    }
+    return json.dumps(body).encode()
+
+
+async def test_a_payout_returned_by_the_bank_fails_and_the_money_is_available_again(
+    shop: Shop,
+) -> None:
+    # given a seller with 16.00 available who was paid out 10.00
+    await shop.settings(payoutHoldDays=0, minimumPayout=1)
+    product, seller, _ = await shop.product(price=20.00)
+    await shop.bought(await shop.buyer(), product["id"])
+    paid = (await shop.payout(seller, 10.00)).json()["data"]
+    assert paid["status"] == "paid"
+    assert (await shop.balance_of(seller))["available"] == 6.0
+
+    # when Stripe tells us the bank returned it
+    payload = stripe_event(
+        "payout.failed",
+        {
+            "id": paid["providerReference"],
+            "object": "payout",
+            "status": "failed",
+            "amount": 1000,
+            "failure_code": "account_closed",
+            "failure_message": "The bank account has been closed.",
+        },
+        event_id="evt_payout_failed_1",
+    )
+    response = await deliver(shop.client, payload)
+
+    # then the payout is failed with the bank's reason, and its money is available again
+    assert response.status_code == 200, response.text
+    assert response.json()["data"] == {"received": True, "duplicate": False}
+    async with shop.db.sessionmaker() as session:
+        [row] = (await session.execute(select(Payout))).scalars()
+        returned = await ledger.account_total(session, ledger.payouts_account())
+    assert row.status == "failed" and row.failure_reason is not None
+    assert "account_closed" in row.failure_reason
+    assert row.provider_reference == paid["providerReference"]
+    assert returned == 0
+    assert await shop.balance_of(seller) == {"currency": "USD", "pending": 0, "available": 16.0}
+    assert await shop.ledger_problems() == []
+
+    # and the event again, or another event about the same payout, moves nothing more
+    before = await shop.fingerprint()
+    again = await deliver(shop.client, payload)
+    assert again.json()["data"] == {"received": True, "duplicate": True}
+    other = stripe_event(
+        "payout.failed",
+        {"id": paid["providerReference"], "object": "payout", "status": "failed"},
+        event_id="evt_payout_failed_2",
+    )
+    assert (await deliver(shop.client, other)).json()["data"]["duplicate"] is False
+    assert await shop.fingerprint() == before
+    assert (await shop.balance_of(seller))["available"] == 16.0
+    # and a payout that is not ours is acknowledged and ignored
+    stranger = stripe_event(
+        "payout.failed", {"id": "po_elsewhere", "object": "payout"}, event_id="evt_po_x"
+    )
+    assert (await deliver(shop.client, stranger)).status_code == 200
+    assert await shop.fingerprint() == before
+    # and the money can be paid out again
+    assert (await shop.payout(seller)).json()["data"]["status"] == "paid"
+    assert await shop.ledger_problems() == []
+
+
+async def test_a_refund_that_fails_after_it_was_made_is_flagged_not_moved(shop: Shop) -> None:
+    # given a refund the provider made
+    product, seller, _ = await shop.product()
+    sale = await shop.bought(await shop.buyer(), product["id"])
+    made = (await shop.refund(seller, sale["id"], 5.00)).json()["data"]
+    assert made["status"] == "succeeded"
+    before = await shop.fingerprint()
+
+    # when Stripe tells us the refund failed after all (the buyer's card was closed)
+    refund = {
+        "id": made["providerReference"],
+        "object": "refund",
+        "status": "failed",
+        "failure_reason": "expired_or_canceled_card",
+    }
+    for event_type, event_id in (("refund.failed", "evt_rf_1"), ("charge.refund.updated", "e2")):
+        response = await deliver(shop.client, stripe_event(event_type, refund, event_id))
+        assert response.status_code == 200, response.text
+
+    # then no money moves (a person decides how to pay the buyer back), and it is flagged
+    assert await shop.fingerprint() == before
+    async with shop.db.sessionmaker() as session:
+        flagged = (
+            (
+                await session.execute(
+                    select(AuditLog).where(AuditLog.action == "refund.failed_at_provider")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [str(a.resource_id) for a in flagged] == [made["id"], made["id"]]
+    assert await shop.ledger_problems() == []

@@ -14,14 +14,21 @@ user concerned; an empty list means the ledger is sound:
 - no user has been paid out more than they earned: at each payout, their payouts so far do
   not exceed the net of what they were credited so far (sales and fees, less refunds). A
   refund after a payout may still take a balance below zero, as §7 allows;
+- every refund and its postings agree: its transaction's refunded amount is the sum of its
+  refunds that did not fail; every refund has its `refund` posting, which gives back exactly
+  the refund's parts (the provider +amount, the platform its fee's part, each user theirs:
+  the split of the refund after the earlier refunds that did not fail); a failed refund has
+  its `refund_failed` posting, which undoes the `refund` posting for every party, and a
+  pending or succeeded one has none; no `refund_failed` posting lacks its refund;
 - every payout and its postings agree: a pending payout's amount is in flight (taken from
-  the user's available balance), a paid one's is on the payouts account, a failed one's is
-  back in the user's available balance; no payout posting lacks its payout; and the payouts
-  in flight on the ledger are exactly the pending payouts;
+  the user's available balance), a paid one's is on the payouts account, a failed one's
+  (refused, or paid and returned by the bank) is back in the user's available balance; no
+  payout posting lacks its payout; and the payouts in flight on the ledger are exactly the
+  pending payouts;
 - every transfer to a connected account belongs to a settled sale or license fee and moves
   no more than its recipient's part of it (their revenue shares, and the seller's amount);
-  its reversed amount is the sum of its reversals, each exactly the recipient's part of its
-  refund;
+  its reversed amount is the sum of its reversals, each exactly the recipient's part of a
+  succeeded refund (pending and failed refunds reverse nothing);
 - all accounts together sum to zero (in each currency).
 
 A payout posting is one with an entry on the payouts or payouts-in-flight account. The checks
@@ -41,7 +48,7 @@ from typing import Any
 from sqlalchemy import Row, String, and_, case, cast, func, not_, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ipmarket.payments.ledger import PAYOUT_KINDS, SALE
+from ipmarket.payments.ledger import PAYOUT_KINDS, REFUND, REFUND_FAILED, SALE
 from ipmarket.payments.models import (
     AccountKind,
     LedgerAccount,
@@ -50,6 +57,7 @@ from ipmarket.payments.models import (
     Payout,
     PayoutStatus,
     Refund,
+    RefundStatus,
     Transaction,
     TransactionStatus,
     TransactionType,
@@ -57,6 +65,7 @@ from ipmarket.payments.models import (
     TransferReversal,
 )
 from ipmarket.payments.service import split_of
+from ipmarket.payments.splits import Split, add_splits, split_refund
 from ipmarket.payments.transfers import parts_by_recipient, refund_parts
 
 # The transactions that move money through a `sale` posting.
@@ -75,6 +84,8 @@ async def check_ledger(session: AsyncSession) -> list[str]:
     problems += await _thin_postings(session)
     problems += await _sales(session)
     problems += await _stray_sale_postings(session)
+    problems += await _refunded_amounts(session)
+    problems += await _refunds(session)
     problems += await _payouts_beyond_earnings(session)
     problems += await _payouts_and_their_postings(session)
     problems += await _payouts_in_flight(session)
@@ -352,6 +363,188 @@ async def _stray_sale_postings(session: AsyncSession) -> list[str]:
     return problems
 
 
+# --- refunds ------------------------------------------------------------------------------------
+
+
+async def _refunded_amounts(session: AsyncSession) -> list[str]:
+    """Each settled transaction's, or refunded one's, refunded amount is what its refunds
+    that did not fail come to."""
+    counted = func.coalesce(
+        func.sum(Refund.amount_minor).filter(Refund.status != RefundStatus.FAILED.value), 0
+    )
+    refunded = select(Refund.transaction_id).scalar_subquery()
+    rows = await session.execute(
+        select(Transaction.id, Transaction.transaction_type, Transaction.refunded_minor, counted)
+        .outerjoin(Refund, Refund.transaction_id == Transaction.id)
+        .where(or_(Transaction.status.in_(SETTLED_STATUSES), Transaction.id.in_(refunded)))
+        .group_by(Transaction.id, Transaction.transaction_type, Transaction.refunded_minor)
+        .having(Transaction.refunded_minor != counted)
+        .order_by(Transaction.id)
+    )
+    problems = [
+        f"transaction {tx_id} ({kind}): counts {refunded_minor} refunded, its refunds that "
+        f"did not fail come to {int(total)}"
+        for tx_id, kind, refunded_minor, total in rows
+    ]
+    orphans = await session.execute(
+        select(Refund.id, Refund.transaction_id)
+        .outerjoin(Transaction, Transaction.id == Refund.transaction_id)
+        .where(Transaction.id.is_(None))
+        .order_by(Refund.id)
+    )
+    problems += [
+        f"refund {refund_id} belongs to no transaction ({tx_id})" for refund_id, tx_id in orphans
+    ]
+    return problems
+
+
+async def _refunds(session: AsyncSession) -> list[str]:
+    """Each refund's postings, a batch of refunded transactions at a time; then the
+    `refund_failed` postings without a refund."""
+    problems: list[str] = []
+    after: uuid.UUID | None = None
+    while True:
+        stmt = select(Refund.transaction_id).distinct()
+        if after is not None:
+            stmt = stmt.where(Refund.transaction_id > after)
+        ids = list(
+            (await session.execute(stmt.order_by(Refund.transaction_id).limit(_BATCH))).scalars()
+        )
+        if not ids:
+            break
+        transactions = {
+            tx.id: tx
+            for tx in (
+                await session.execute(select(Transaction).where(Transaction.id.in_(ids)))
+            ).scalars()
+        }
+        refunds: dict[uuid.UUID, list[Refund]] = defaultdict(list)
+        for refund in (
+            await session.execute(
+                select(Refund)
+                .where(Refund.transaction_id.in_(ids))
+                .order_by(Refund.created_at, Refund.id)
+            )
+        ).scalars():
+            refunds[refund.transaction_id].append(refund)
+        references = [str(r.id) for made in refunds.values() for r in made]
+        nets = await _refund_nets(session, references)
+        for transaction_id in ids:
+            tx = transactions.get(transaction_id)
+            if tx is not None:  # refunds without a transaction: named by _refunded_amounts
+                problems += _refund_problems(tx, refunds[transaction_id], nets)
+        after = ids[-1]
+    stray = await session.execute(
+        select(LedgerPosting.id, LedgerPosting.kind, LedgerPosting.reference)
+        .outerjoin(Refund, cast(Refund.id, String) == LedgerPosting.reference)
+        .where(LedgerPosting.kind == REFUND_FAILED, Refund.id.is_(None))
+        .order_by(LedgerPosting.created_at, LedgerPosting.id)
+    )
+    problems += [
+        f"{_posting_name(pid, kind, ref)} belongs to no refund" for pid, kind, ref in stray
+    ]
+    return problems
+
+
+async def _refund_nets(
+    session: AsyncSession, references: Sequence[str]
+) -> dict[tuple[str, str], dict[_Party, int]]:
+    """What the `refund` and `refund_failed` postings of these refunds move, per party (a
+    user's pending and available together: a reversal may give back to available what was
+    taken from pending and released since), by (kind, reference)."""
+    rows = await session.execute(
+        select(
+            LedgerPosting.kind,
+            LedgerPosting.reference,
+            LedgerAccount.kind,
+            LedgerAccount.owner_id,
+            func.sum(LedgerEntry.amount_minor),
+        )
+        .join(LedgerEntry, LedgerEntry.posting_id == LedgerPosting.id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(
+            LedgerPosting.kind.in_((REFUND, REFUND_FAILED)),
+            LedgerPosting.reference.in_(references),
+        )
+        .group_by(
+            LedgerPosting.kind, LedgerPosting.reference, LedgerAccount.kind, LedgerAccount.owner_id
+        )
+    )
+    nets: dict[tuple[str, str], dict[_Party, int]] = {}
+    for posting_kind, reference, account_kind, owner_id, amount in rows:
+        party: _Party = (_USER, owner_id) if account_kind in USER_KINDS else (account_kind, None)
+        moved = nets.setdefault((posting_kind, reference), defaultdict(int))
+        moved[party] += int(amount)
+    # Postings whose entries were all deleted still count as present (with nothing moved).
+    present = await session.execute(
+        select(LedgerPosting.kind, LedgerPosting.reference).where(
+            LedgerPosting.kind.in_((REFUND, REFUND_FAILED)),
+            LedgerPosting.reference.in_(references),
+        )
+    )
+    for posting_kind, reference in present:
+        nets.setdefault((posting_kind, reference), defaultdict(int))
+    return nets
+
+
+def _refund_problems(
+    tx: Transaction, refunds: list[Refund], nets: dict[tuple[str, str], dict[_Party, int]]
+) -> list[str]:
+    name = f"transaction {tx.id} ({tx.transaction_type})"
+    try:
+        original = split_of(tx)
+    except (KeyError, TypeError, ValueError):
+        return []  # its revenue shares are malformed: named by the sales' check
+    problems: list[str] = []
+    already: Split | None = None  # the parts given back by the refunds that did not fail
+    for refund in refunds:
+        what = f"{name}: refund {refund.id} ({refund.status}, {refund.amount_minor})"
+        try:
+            part = split_refund(original, refund.amount_minor, already_refunded=already)
+        except ValueError as exc:
+            problems.append(f"{what} cannot be split ({exc})")
+            break
+        if refund.status != RefundStatus.FAILED:
+            already = part if already is None else add_splits(already, part)
+        posted = nets.get((REFUND, str(refund.id)))
+        reversed_ = nets.get((REFUND_FAILED, str(refund.id)))
+        if posted is None:
+            problems.append(f"{what} has no {REFUND} posting")
+        else:
+            expected: dict[_Party, int] = defaultdict(int)
+            expected[(AccountKind.PROVIDER_CLEARING.value, None)] += part.amount_minor
+            expected[(AccountKind.PLATFORM_REVENUE.value, None)] -= part.platform_fee_minor
+            for recipient_id, amount in parts_by_recipient(part, tx.seller_id).items():
+                expected[(_USER, recipient_id)] -= amount
+            for party in _parties(expected, posted):
+                want, got = expected.get(party, 0), posted.get(party, 0)
+                if want != got:
+                    problems.append(
+                        f"{what}: its {REFUND} posting moves {got} for {_party_name(party)}, "
+                        f"expected {want}"
+                    )
+        if refund.status == RefundStatus.FAILED:
+            if reversed_ is None:
+                problems.append(f"{what} has no {REFUND_FAILED} posting")
+            elif posted is not None:
+                for party in _parties(posted, reversed_):
+                    undone = posted.get(party, 0) + reversed_.get(party, 0)
+                    if undone:
+                        problems.append(
+                            f"{what}: its {REFUND_FAILED} posting leaves {undone} moved for "
+                            f"{_party_name(party)}"
+                        )
+        elif reversed_ is not None:
+            problems.append(f"{what} has a {REFUND_FAILED} posting")
+    return problems
+
+
+def _parties(*moved: dict[_Party, int]) -> list[_Party]:
+    """The parties any of `moved` moves money for, in a stable order."""
+    found = {party for amounts in moved for party, amount in amounts.items() if amount}
+    return sorted(found, key=lambda p: (p[0], str(p[1])))
+
+
 # --- payouts ------------------------------------------------------------------------------------
 
 
@@ -602,7 +795,7 @@ async def _transfers(session: AsyncSession) -> list[str]:
         refunds: dict[uuid.UUID, list[tuple[uuid.UUID, int]]] = defaultdict(list)
         for refund_id, transaction_id, amount in await session.execute(
             select(Refund.id, Refund.transaction_id, Refund.amount_minor)
-            .where(Refund.transaction_id.in_(ids))
+            .where(Refund.transaction_id.in_(ids), Refund.status == RefundStatus.SUCCEEDED.value)
             .order_by(Refund.created_at, Refund.id)
         ):
             refunds[transaction_id].append((refund_id, amount))

@@ -7,14 +7,18 @@
 - `payments.reconcile_payouts`, every minute: pending payouts older than a minute (their
   request could not reach the provider, or died) are paid again under the same idempotency
   key until they are paid or failed (see `payouts`).
+- `payments.reconcile_refunds`, every minute: pending refunds older than a minute (their
+  request could not reach the provider, or died) are made again under the same idempotency
+  key until they succeed or fail (see `PaymentService.refund`).
 - `payments.scheduled_payouts`, every 15 minutes: on the first day of a payout period
   (`settings.payments.payoutSchedule`), everyone whose available balance is at least the
   minimum payout is paid out, once per user and period. A period whose first day passes
   without a run (the worker down all day) is skipped: its balances go out with the next one.
 
-The payout jobs commit as they go (no transaction is open while the provider is called), so
-their scheduler lock ends with their first commit; they stay safe to run twice at once, as
-every payout is settled under its row lock and paid under its own idempotency key.
+The payout and refund jobs commit as they go (no transaction is open while the provider is
+called), so their scheduler lock ends with their first commit; they stay safe to run twice at
+once, as every payout or refund is settled under its row lock and made under its own
+idempotency key.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ipmarket.kit.clock import utcnow
 from ipmarket.payments.ledger import release_matured
 from ipmarket.payments.payouts import PayoutService
+from ipmarket.payments.service import PaymentService
 from ipmarket.worker.scheduler import periodic
 
 log = structlog.get_logger(__name__)
@@ -68,6 +73,18 @@ async def reconcile_payouts(session: AsyncSession) -> None:
         log.info(
             "payments.payouts_reconciled",
             paid=settled.paid,
+            failed=settled.failed,
+            still_pending=settled.pending,
+        )
+
+
+@periodic("payments.reconcile_refunds", every=timedelta(minutes=1))
+async def reconcile_refunds(session: AsyncSession) -> None:
+    settled = await PaymentService(session).settle_stale_refunds(now=utcnow())
+    if settled.succeeded or settled.failed or settled.pending:
+        log.info(
+            "payments.refunds_reconciled",
+            succeeded=settled.succeeded,
             failed=settled.failed,
             still_pending=settled.pending,
         )

@@ -18,7 +18,12 @@ A payout moves a user's available money out in two steps, both referenced by the
 id: `payout` when it is recorded (available -x, payouts in flight +x), then `payout_paid`
 once the provider has it (in flight -x, payouts +x) or `payout_failed` when the provider
 refused it (in flight -x, available +x: the money is the user's again). The in-flight
-account therefore always holds exactly the pending payouts.
+account therefore always holds exactly the pending payouts. A payout the provider made but
+the bank returned later is given back by `payout_returned` (payouts -x, available +x).
+
+A refund is posted (`refund`, referenced by the refund's id) when it is recorded, before the
+provider makes it; a refund the provider refused is undone by `refund_failed`, the exact
+reversal of its `refund` posting (see `reverse`).
 
 This module neither commits nor opens transactions: the caller's transaction holds the
 postings (ARCHITECTURE.md §4.1).
@@ -52,7 +57,13 @@ HOLD_RELEASE = "hold_release"
 PAYOUT = "payout"
 PAYOUT_PAID = "payout_paid"
 PAYOUT_FAILED = "payout_failed"
-PAYOUT_KINDS = (PAYOUT, PAYOUT_PAID, PAYOUT_FAILED)
+# A paid payout returned by the bank (payouts → available again).
+PAYOUT_RETURNED = "payout_returned"
+PAYOUT_KINDS = (PAYOUT, PAYOUT_PAID, PAYOUT_FAILED, PAYOUT_RETURNED)
+# A refund, referenced by the refund's id: the parts given back when it is recorded, and
+# their exact reversal when the provider refused it.
+REFUND = "refund"
+REFUND_FAILED = "refund_failed"
 
 USER_KINDS = frozenset({AccountKind.USER_PENDING, AccountKind.USER_AVAILABLE})
 
@@ -163,6 +174,66 @@ async def post(
     request = _Posting(kind, reference, tuple(lines), transaction_id, memo)
     _validate(request)
     return await _post_many(session, [request]) == 1
+
+
+async def reverse(
+    session: AsyncSession,
+    *,
+    kind: str,
+    reference: str,
+    reversal_kind: str,
+    transaction_id: UUID | None = None,
+    memo: str | None = None,
+) -> bool:
+    """Post the exact opposite of the posting (kind, reference), as (reversal_kind,
+    reference): every account gets back what that posting moved on it.
+
+    A user_pending entry still on hold (or matured but not yet released) is reversed on the
+    pending account with the same `available_at`, so that both are released together and
+    pending nets out; one that `release_matured` has already moved to available is reversed
+    on the available account, where the money now is. Returns False when the reversal was
+    posted before; raises LookupError when there is nothing to reverse."""
+    released = aliased(LedgerPosting)
+    rows = (
+        await session.execute(
+            select(
+                LedgerAccount.kind,
+                LedgerAccount.owner_id,
+                LedgerAccount.currency,
+                LedgerEntry.amount_minor,
+                LedgerEntry.available_at,
+                exists().where(
+                    released.kind == HOLD_RELEASE,
+                    released.reference == cast(LedgerEntry.id, String),
+                ),
+            )
+            .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+            .join(LedgerPosting, LedgerPosting.id == LedgerEntry.posting_id)
+            .where(LedgerPosting.kind == kind, LedgerPosting.reference == reference)
+            .order_by(LedgerEntry.created_at, LedgerEntry.id)
+        )
+    ).all()
+    if not rows:
+        raise LookupError(f"no {kind} posting {reference} to reverse")
+    lines = []
+    for account_kind, owner_id, currency, amount, available_at, was_released in rows:
+        account = AccountRef(AccountKind(account_kind), owner_id, currency)
+        if account.kind == AccountKind.USER_PENDING and available_at is not None:
+            if was_released:
+                assert owner_id is not None  # user accounts have an owner
+                lines.append(Line(user_available(owner_id, currency), -amount))
+            else:
+                lines.append(Line(account, -amount, available_at))
+        else:
+            lines.append(Line(account, -amount))
+    return await post(
+        session,
+        kind=reversal_kind,
+        reference=reference,
+        lines=lines,
+        transaction_id=transaction_id,
+        memo=memo,
+    )
 
 
 async def balance(session: AsyncSession, user_id: UUID, currency: str = CURRENCY) -> Balance:
@@ -451,6 +522,9 @@ __all__ = [
     "PAYOUT_FAILED",
     "PAYOUT_KINDS",
     "PAYOUT_PAID",
+    "PAYOUT_RETURNED",
+    "REFUND",
+    "REFUND_FAILED",
     "SALE",
     "AccountRef",
     "Balance",
@@ -465,6 +539,7 @@ __all__ = [
     "post",
     "provider_clearing",
     "release_matured",
+    "reverse",
     "user_available",
     "user_pending",
 ]

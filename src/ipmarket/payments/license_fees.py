@@ -123,7 +123,9 @@ class LicenseFeeService(PaymentService):
                 details={"declineCode": exc.decline_code or exc.code or "card_declined"},
             ) from exc
         except ProviderError as exc:
-            await self._refuse_reused_key(intent.id)
+            if await self._authorised_already(intent.id, payment_method):
+                await self.session.flush()
+                return intent.id
             raise ProviderUnavailable(
                 "The payment provider could not complete the request; try again",
                 details={"operation": "confirm_intent"},
@@ -131,20 +133,29 @@ class LicenseFeeService(PaymentService):
         await self.session.flush()
         return intent.id
 
-    async def _refuse_reused_key(self, intent_id: str) -> None:
-        """A confirmation under this application's key failed at the provider. When the
-        intent had been confirmed already, an earlier attempt under the same
-        Idempotency-Key used another card: the key was reused for another request."""
+    async def _authorised_already(self, intent_id: str, payment_method: str) -> bool:
+        """After a confirmation under this application's key failed at the provider: True
+        when the intent is authorised with this very payment method (the confirmation went
+        through and only its answer was lost). Refuses the request (422) when an earlier
+        attempt under the same Idempotency-Key authorised another payment method: the key was
+        reused for another request. False when the outcome is unknown (the caller answers
+        5xx and the client retries under the same key)."""
         try:
             intent = await self.provider.retrieve_intent(intent_id)
         except ProviderError:
-            return
-        if intent.status != IntentStatus.REQUIRES_PAYMENT_METHOD:
-            raise ValidationFailed(
-                f"This {IDEMPOTENCY_HEADER} was already used to pay with another payment "
-                "method; use a new key for a new attempt",
-                details={"reason": "idempotency_key_reused", "header": IDEMPOTENCY_HEADER},
-            )
+            return False
+        if intent.status == IntentStatus.REQUIRES_PAYMENT_METHOD:
+            return False
+        if intent.status == IntentStatus.REQUIRES_CAPTURE and intent.payment_method in (
+            None,
+            payment_method,
+        ):
+            return True
+        raise ValidationFailed(
+            f"This {IDEMPOTENCY_HEADER} was already used to pay with another payment "
+            "method; use a new key for a new attempt",
+            details={"reason": "idempotency_key_reused", "header": IDEMPOTENCY_HEADER},
+        )
 
     async def capture_license_fee(self, license_id: uuid.UUID) -> Transaction | None:
         """Take the authorised fee of an approved license: the platform's fee and the

@@ -194,19 +194,34 @@ class Payout(IdMixin, Base):
     processed_at: Mapped[datetime | None]
 
 
+class RefundStatus(StrEnum):
+    PENDING = "pending"  # recorded (and posted), the provider not yet known to have made it
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # refused by the provider: its posting was reversed
+
+
 class Refund(IdMixin, Base):
+    """A refund, recorded and posted before the provider is asked to make it (see
+    `PaymentService.refund`)."""
+
     __tablename__ = "refunds"
     __table_args__ = (
         CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status"),
         Index("idx_refunds_transaction", "transaction_id"),
+        # What the reconciliation job looks for.
+        Index("idx_refunds_pending", "created_at", postgresql_where="status = 'pending'"),
     )
 
     transaction_id: Mapped[uuid.UUID]
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(Text)
     requested_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(20), default=RefundStatus.PENDING.value)
     provider_reference: Mapped[str | None] = mapped_column(String(255))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    processed_at: Mapped[datetime | None]
 
 
 class IdempotencyKey(Base):

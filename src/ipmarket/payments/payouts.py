@@ -12,6 +12,9 @@ transaction:
    in flight → payouts), or, when the provider refused it for good, `failed`
    (`payout_failed`: in flight → available, the money is the user's again); committed.
 
+A payout paid that the bank returns later (Stripe's `payout.failed` webhook) is `failed` too,
+its money back in the user's available balance (`payout_returned`: payouts → available).
+
 When the provider cannot be reached the payout stays pending: the `payments.reconcile_payouts`
 job pays the pending payouts older than `RECONCILE_AFTER` again under the same key (the
 provider pays each key once) until they are paid or failed. Whatever was committed is
@@ -288,6 +291,47 @@ class PayoutService:
             )
             log.info("payments.payout_settled", payout_id=str(payout.id), status=payout.status)
         await commit(self.session)
+        return payout
+
+    # --- returned by the bank ----------------------------------------------------------------
+
+    async def returned(self, provider_reference: str, *, reason: str) -> Payout | None:
+        """A payout the provider made that the bank returned later (Stripe's `payout.failed`):
+        it is failed and its money available to the user again (`payout_returned`: payouts
+        → available). None when no payout has that reference; one that is not `paid` (failed
+        already, or returned before) is left as it is.
+
+        Unlike the rest of this module it only flushes: the webhook's transaction holds it
+        together with the record of the event, so the event is handled once."""
+        payout = await self.payments.payout_by_reference(provider_reference, for_update=True)
+        if payout is None or payout.status != PayoutStatus.PAID:
+            return payout
+        now = utcnow()
+        currency, amount = payout.currency, payout.amount_minor
+        await ledger.post(
+            self.session,
+            kind=ledger.PAYOUT_RETURNED,
+            reference=str(payout.id),
+            lines=[
+                ledger.Line(ledger.payouts_account(currency), -amount),
+                ledger.Line(ledger.user_available(payout.user_id, currency), amount),
+            ],
+            memo=f"payout to {payout.user_id} returned",
+        )
+        payout.status = PayoutStatus.FAILED.value
+        payout.failure_reason = reason[:MAX_REASON_LENGTH]
+        payout.processed_at = now
+        await audit.record(
+            self.session,
+            actor_id=None,
+            action="payout.returned",
+            resource_type="payout",
+            resource_id=payout.id,
+            old_values={"status": PayoutStatus.PAID.value},
+            new_values={"status": payout.status, "reason": payout.failure_reason},
+        )
+        log.warning("payments.payout_returned", payout_id=str(payout.id), reason=reason)
+        await self.session.flush()
         return payout
 
     # --- the jobs -------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from ipmarket.payments.models import (
     PayoutStatus,
     ProviderEvent,
     Refund,
+    RefundStatus,
     Transaction,
     TransactionStatus,
     TransactionType,
@@ -153,14 +154,60 @@ class PaymentRepository:
 
     # --- refunds and payouts -------------------------------------------------------------
 
-    async def refunds_of(self, transaction_id: uuid.UUID) -> list[Refund]:
-        """A transaction's refunds, in the order they were made."""
+    async def refunds_of(
+        self, transaction_id: uuid.UUID, *, with_failed: bool = False
+    ) -> list[Refund]:
+        """A transaction's refunds, in the order they were made. Failed ones (their posting
+        reversed, nothing given back) only `with_failed`: they take no part in the split of
+        the refunds after them, here or in the transfers' reversals."""
+        stmt = select(Refund).where(Refund.transaction_id == transaction_id)
+        if not with_failed:
+            stmt = stmt.where(Refund.status != RefundStatus.FAILED.value)
+        rows = await self.session.execute(stmt.order_by(Refund.created_at, Refund.id))
+        return list(rows.scalars())
+
+    async def refund(self, refund_id: uuid.UUID, *, for_update: bool = False) -> Refund | None:
+        """A refund as it is in the database now (not as this session last saw it)."""
+        stmt = (
+            select(Refund).where(Refund.id == refund_id).execution_options(populate_existing=True)
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalars().first()
+
+    async def refund_by_reference(self, provider_reference: str) -> Refund | None:
         rows = await self.session.execute(
             select(Refund)
-            .where(Refund.transaction_id == transaction_id)
+            .where(Refund.provider_reference == provider_reference)
+            .order_by(Refund.id)
+            .limit(1)
+        )
+        return rows.scalars().first()
+
+    async def stale_pending_refunds(
+        self, created_before: datetime, *, limit: int
+    ) -> list[uuid.UUID]:
+        """Pending refunds recorded before `created_before`, oldest first."""
+        rows = await self.session.execute(
+            select(Refund.id)
+            .where(Refund.status == RefundStatus.PENDING.value, Refund.created_at < created_before)
             .order_by(Refund.created_at, Refund.id)
+            .limit(limit)
         )
         return list(rows.scalars())
+
+    async def payout_by_reference(
+        self, provider_reference: str, *, for_update: bool = False
+    ) -> Payout | None:
+        """The payout the provider knows by this id, as it is in the database now."""
+        stmt = (
+            select(Payout)
+            .where(Payout.provider_reference == provider_reference)
+            .execution_options(populate_existing=True)
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt.order_by(Payout.id))).scalars().first()
 
     async def sale_available_at(self, transaction_id: uuid.UUID) -> datetime | None:
         """When the earnings of a transaction's sale posting leave the hold period (None

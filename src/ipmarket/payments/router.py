@@ -71,6 +71,14 @@ _IDEMPOTENCY_DOC = (
 )
 
 
+_REFUND_OUTCOMES = (
+    "200 with status `succeeded`, or `pending` when the provider could not be reached (the "
+    "refund is made later, once); 402 PAYMENT_FAILED when the provider refused it (nothing "
+    "is refunded, the amount may be refunded again); 409 while another refund of the payment "
+    "is still pending. "
+)
+
+
 def transaction_read(tx: Transaction) -> TransactionRead:
     return TransactionRead(
         id=tx.id,
@@ -120,8 +128,11 @@ def refund_read(result: RefundResult) -> RefundRead:
         amount=from_minor(refund.amount_minor),
         reason=refund.reason,
         requested_by=refund.requested_by,
+        status=refund.status,
         provider_reference=refund.provider_reference,
+        failure_reason=refund.failure_reason,
         created_at=refund.created_at,
+        processed_at=refund.processed_at,
         transaction=transaction_read(result.transaction),
     )
 
@@ -266,12 +277,12 @@ async def history(
 @router.post(
     "/refund",
     response_model=APIResponse[RefundRead],
-    responses=_ERRORS,
+    responses=_PAYING_ERRORS,
     summary="Refund all or part of a payment (its seller, or an administrator)",
     description=(
         "Without `amount`, whatever remains is refunded. The split is reversed in "
         "proportion: the platform, every licensor and the seller give back their parts; "
-        "a balance may go negative. " + _IDEMPOTENCY_DOC
+        "a balance may go negative. " + _REFUND_OUTCOMES + _IDEMPOTENCY_DOC
     ),
 )
 async def refund(
@@ -414,9 +425,9 @@ async def admin_transactions(
 @admin_router.post(
     "/{transaction_id}/refund",
     response_model=APIResponse[RefundRead],
-    responses=_ERRORS,
+    responses=_PAYING_ERRORS,
     summary="Refund all or part of a payment",
-    description="Audited. " + _IDEMPOTENCY_DOC,
+    description="Audited. " + _REFUND_OUTCOMES + _IDEMPOTENCY_DOC,
 )
 async def admin_refund(
     transaction_id: uuid.UUID,

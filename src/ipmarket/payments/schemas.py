@@ -105,14 +105,24 @@ class HistoryItemRead(TransactionRead):
     role: Role
 
 
+RefundStatusName = Literal["pending", "succeeded", "failed"]
+
+
 class RefundRead(ReadSchema):
+    """A refund: `succeeded` once the provider made it, `pending` while the provider could
+    not be reached (it is made later, once). Its amount counts in the transaction's
+    `refundedAmount` from the start."""
+
     id: uuid.UUID
     transaction_id: uuid.UUID
     amount: Amount
     reason: str
     requested_by: uuid.UUID
+    status: RefundStatusName
     provider_reference: str | None
+    failure_reason: str | None
     created_at: datetime
+    processed_at: datetime | None
     transaction: TransactionRead
 
 

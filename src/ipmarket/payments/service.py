@@ -1,10 +1,11 @@
 """Payment use cases: purchase, confirm, complete or fail a payment, expire a reservation,
 refund, pay out, take in a provider's webhook, and a license's base fee.
 
-The request (or job) owns the transaction, with one exception: a purchase commits its
-reservation before the card is charged, and its intent before it is confirmed, so that no
-row lock is held while the provider works and no charge hangs on a transaction that could
-still roll back (see "purchase" below). Every sum is in integer minor units; every split
+The request (or job) owns the transaction, with two exceptions: a purchase commits its
+reservation before the card is charged, and its intent before it is confirmed, and a refund
+commits its record before the provider refunds, so that no row lock is held while the
+provider works and no charge or refund hangs on a transaction that could still roll back
+(see "purchase" and "refunds" below). Every sum is in integer minor units; every split
 comes from `splits` and every movement of money is one balanced `ledger` posting identified
 by what caused it, so nothing is posted twice.
 """
@@ -50,6 +51,7 @@ from ipmarket.payments.events import (
 from ipmarket.payments.idempotency import is_continuation
 from ipmarket.payments.models import (
     Refund,
+    RefundStatus,
     Transaction,
     TransactionStatus,
     TransactionType,
@@ -59,6 +61,7 @@ from ipmarket.payments.providers import (
     PaymentDeclined,
     PaymentProvider,
     ProviderError,
+    ProviderRejected,
     make_provider,
 )
 from ipmarket.payments.repository import PaymentRepository, TransactionFilters
@@ -72,8 +75,11 @@ T = TypeVar("T")
 
 # Stripe's largest charge (eight digits of minor units); a larger order is refused.
 MAX_CHARGE_MINOR = 99_999_999
-REFUND = "refund"
+REFUND = ledger.REFUND
 PAYOUT = "payout"
+# A pending refund this old is no longer being made by the request that recorded it.
+REFUND_RECONCILE_AFTER = timedelta(minutes=1)
+MAX_REASON_LENGTH = 500
 RESERVATION_EXPIRED = "reservation_expired"
 AMOUNT_MISMATCH = "amount_mismatch"
 
@@ -84,6 +90,11 @@ AMOUNT_MISMATCH = "amount_mismatch"
 class PaymentDeclinedError(PaymentFailed):
     """The payment was declined. The failure is recorded (transaction failed, stock back on
     sale, payment.failed published): commit it, then answer 402."""
+
+
+class RefundDeclined(PaymentFailed):
+    """The provider refused the refund for good: it is recorded as failed, its posting
+    reversed, and the amount may be refunded again."""
 
 
 class ReservationExpired(Conflict):
@@ -184,10 +195,22 @@ async def fresh_id(
     return wanted
 
 
+def refund_key(refund_id: uuid.UUID) -> str:
+    """The provider's idempotency key of a refund: the same for every attempt to make it."""
+    return f"refund:{refund_id}"
+
+
 @dataclass(frozen=True)
 class RefundResult:
     refund: Refund
     transaction: Transaction
+
+
+@dataclass(frozen=True)
+class SettledRefunds:
+    succeeded: int = 0
+    failed: int = 0
+    pending: int = 0
 
 
 class PaymentService:
@@ -651,6 +674,25 @@ class PaymentService:
         return ended
 
     # --- refunds ------------------------------------------------------------------------------
+    #
+    # A refund is written before it is made, and the provider is called outside any database
+    # transaction, as a payout is:
+    #
+    #   1. record: under the transaction's row lock, the request is checked, the refund
+    #      inserted `pending`, its `refund` posting made (each party gives its part back) and
+    #      the transaction's refunded amount raised, so the next refund sees what remains;
+    #      audited; committed;
+    #   2. make: the provider refunds under the key `refund:{refund id}`;
+    #   3. settle, under the transaction's row lock: `succeeded` with the provider's
+    #      reference (the transaction `refunded` once refunded in full, and refund.processed
+    #      published: only now are the transfers reversed), or, refused for good, `failed`
+    #      (`refund_failed`, the exact reversal of its posting, and the amount refundable
+    #      again); committed.
+    #
+    # When the provider cannot be reached the refund stays pending: the
+    # `payments.reconcile_refunds` job makes it again under the same key (the provider
+    # refunds each key once) until it succeeds or fails. A request retried under its
+    # Idempotency-Key finds its refund (its id derives from the key) and carries it on.
 
     async def refund(
         self,
@@ -662,7 +704,39 @@ class PaymentService:
         refund_id: uuid.UUID | None = None,
     ) -> RefundResult:
         """Refund all or part of what remains of a completed payment, by its seller or an
-        administrator who processes refunds; the split is reversed in proportion."""
+        administrator who processes refunds; the split is reversed in proportion.
+
+        Returns the refund `succeeded`, or `pending` when the provider could not be reached
+        (the reconciliation job finishes it). Raises RefundDeclined when the provider refused
+        it (recorded as failed, nothing refunded)."""
+        recorded = await self._record_refund(
+            actor, transaction_id, amount=amount, reason=reason, refund_id=refund_id
+        )
+        result = await self._make_refund(recorded)
+        if result.refund.status == RefundStatus.FAILED:
+            tx = result.transaction
+            raise RefundDeclined(
+                "The payment provider refused the refund; nothing was refunded",
+                details={
+                    "refundId": str(result.refund.id),
+                    "transactionId": str(tx.id),
+                    "reason": result.refund.failure_reason,
+                    "remaining": float(from_minor(tx.amount_minor - tx.refunded_minor)),
+                },
+            )
+        return result
+
+    async def _record_refund(
+        self,
+        actor: Principal,
+        transaction_id: uuid.UUID,
+        *,
+        amount: Decimal | None,
+        reason: str,
+        refund_id: uuid.UUID | None,
+    ) -> uuid.UUID:
+        """Step 1: check the refund and write it pending, posted; committed. Returns its id
+        (an earlier attempt's refund, when this request was made before)."""
         tx = await self.payments.transaction(transaction_id, for_update=True)
         if tx is None:
             raise NotFound("Transaction not found")
@@ -671,12 +745,13 @@ class PaymentService:
                 raise Forbidden("Only the seller or an administrator may refund this payment")
             raise NotFound("Transaction not found")
         if refund_id is not None:
-            made = await self.session.get(Refund, refund_id)
+            made = await self.payments.refund(refund_id)
             if made is not None:
                 if is_continuation(made.created_at) and made.transaction_id == tx.id:
-                    # An earlier attempt under the same key made it (it lost the key to a
-                    # take-over before it could answer): that refund is the answer.
-                    return RefundResult(refund=made, transaction=tx)
+                    # An earlier attempt under the same key recorded it (its answer was
+                    # lost, or it lost the key to a take-over): carry that refund on.
+                    await commit(self.session)
+                    return made.id
                 refund_id = None  # the key was used before, and since forgotten
         refund_id = refund_id or new_id()
         if tx.status not in (TransactionStatus.COMPLETED, TransactionStatus.REFUNDED):
@@ -696,7 +771,20 @@ class PaymentService:
                     "remaining": float(from_minor(remaining)),
                 },
             )
-        earlier = await self.payments.refunds_of(tx.id)
+        made_before = await self.payments.refunds_of(tx.id, with_failed=True)
+        # Failed refunds gave everything back: they take no part in the split.
+        earlier = [r for r in made_before if r.status != RefundStatus.FAILED]
+        in_progress = [r for r in earlier if r.status == RefundStatus.PENDING]
+        if in_progress:
+            # A refund's split depends on the refunds before it; one that may still fail
+            # must be settled before another is split on top of it.
+            raise Conflict(
+                "Another refund of this payment is still being processed; try again shortly",
+                details={
+                    "refundId": str(in_progress[0].id),
+                    "remaining": float(from_minor(remaining)),
+                },
+            )
         original = split_of(tx)
         already: Split | None = None
         for previous in earlier:
@@ -704,33 +792,25 @@ class PaymentService:
             already = step if already is None else _add(already, step)
         part = split_refund(original, refund_minor, already_refunded=already)
 
-        assert tx.payment_reference is not None
-        provider_reference = await call_provider(
-            self.provider.refund(
-                tx.payment_reference,
-                amount_minor=refund_minor,
-                idempotency_key=f"refund:{refund_id}",
-            ),
-            "refund",
-        )
         now = utcnow()
-        # Refunds of a transaction are strictly ordered in time (their splits depend on it).
+        # Refunds of a transaction, failed ones included, are strictly ordered in time (their
+        # splits depend on it).
         created_at = now
-        if earlier:
-            created_at = max(now, earlier[-1].created_at + timedelta(microseconds=1))
+        if made_before:
+            created_at = max(now, made_before[-1].created_at + timedelta(microseconds=1))
         refund = Refund(
             id=refund_id,
             transaction_id=tx.id,
             amount_minor=refund_minor,
             reason=reason,
             requested_by=actor.id,
-            provider_reference=provider_reference,
+            status=RefundStatus.PENDING.value,
             created_at=created_at,
         )
         await self.payments.add(refund)
         await ledger.post(
             self.session,
-            kind=REFUND,
+            kind=ledger.REFUND,
             reference=str(refund.id),
             lines=await self._reversal_lines(tx, part, now),
             transaction_id=tx.id,
@@ -738,8 +818,6 @@ class PaymentService:
         )
         before = {"status": tx.status, "refundedAmount": str(from_minor(tx.refunded_minor))}
         tx.refunded_minor += refund_minor
-        if tx.refunded_minor == tx.amount_minor:
-            tx.status = TransactionStatus.REFUNDED.value
         tx.updated_at = now
         await audit.record(
             self.session,
@@ -756,22 +834,122 @@ class PaymentService:
                 "reason": reason,
             },
         )
-        await publish(
-            self.session,
-            RefundProcessed(
-                refund_id=refund.id,
-                transaction_id=tx.id,
-                buyer_id=tx.buyer_id,
-                seller_id=tx.seller_id,
-                amount_minor=refund_minor,
-                currency=tx.currency,
-                requested_by=actor.id,
-                reason=reason,
-                fully_refunded=tx.status == TransactionStatus.REFUNDED,
-            ),
-        )
-        await self.session.flush()
+        await commit(self.session)
+        return refund.id
+
+    async def _make_refund(self, refund_id: uuid.UUID) -> RefundResult:
+        """Steps 2 and 3: have the provider make a pending refund (outside any transaction)
+        and record the outcome; returns the refund as it is now. A refund the provider could
+        not be asked about stays pending."""
+        refund = await self.payments.refund(refund_id)
+        assert refund is not None  # refunds are never deleted
+        tx = await self.payments.transaction(refund.transaction_id)
+        assert tx is not None
+        assert tx.payment_reference is not None  # only a completed payment is refunded
+        await commit(self.session)  # no lock is held while the provider refunds
+        if refund.status != RefundStatus.PENDING:
+            return RefundResult(refund=refund, transaction=tx)
+        try:
+            reference = await self.provider.refund(
+                tx.payment_reference,
+                amount_minor=refund.amount_minor,
+                idempotency_key=refund_key(refund.id),
+            )
+        except ProviderRejected as exc:
+            log.warning("payments.refund_refused", refund_id=str(refund.id), error=str(exc))
+            return await self._settle_refund(refund.id, reference=None, reason=str(exc))
+        except ProviderError as exc:
+            log.warning("payments.refund_deferred", refund_id=str(refund.id), error=str(exc))
+            if self.session.in_transaction():
+                await self.session.rollback()
+            current = await self.payments.refund(refund.id)
+            tx = await self.payments.transaction(refund.transaction_id)
+            await commit(self.session)
+            assert current is not None
+            assert tx is not None
+            return RefundResult(refund=current, transaction=tx)
+        return await self._settle_refund(refund.id, reference=reference, reason=None)
+
+    async def _settle_refund(
+        self, refund_id: uuid.UUID, *, reference: str | None, reason: str | None
+    ) -> RefundResult:
+        """Record a refund made (with the provider's reference) or refused (with the reason);
+        a refund settled meanwhile (by the job, or the request) is left as it is."""
+        found = await self.payments.refund(refund_id)
+        assert found is not None
+        # The transaction's lock first, as when refunds are recorded.
+        tx = await self.payments.transaction(found.transaction_id, for_update=True)
+        refund = await self.payments.refund(refund_id, for_update=True)
+        assert tx is not None
+        assert refund is not None
+        if refund.status == RefundStatus.PENDING:
+            now = utcnow()
+            refund.processed_at = now
+            tx.updated_at = now
+            if reference is not None:
+                refund.status = RefundStatus.SUCCEEDED.value
+                refund.provider_reference = reference
+                if tx.refunded_minor == tx.amount_minor:
+                    tx.status = TransactionStatus.REFUNDED.value
+                await publish(
+                    self.session,
+                    RefundProcessed(
+                        refund_id=refund.id,
+                        transaction_id=tx.id,
+                        buyer_id=tx.buyer_id,
+                        seller_id=tx.seller_id,
+                        amount_minor=refund.amount_minor,
+                        currency=tx.currency,
+                        requested_by=refund.requested_by,
+                        reason=refund.reason,
+                        fully_refunded=tx.status == TransactionStatus.REFUNDED,
+                    ),
+                )
+            else:
+                refund.status = RefundStatus.FAILED.value
+                refund.failure_reason = (reason or "refused")[:MAX_REASON_LENGTH]
+                await ledger.reverse(
+                    self.session,
+                    kind=ledger.REFUND,
+                    reference=str(refund.id),
+                    reversal_kind=ledger.REFUND_FAILED,
+                    transaction_id=tx.id,
+                    memo=f"refund {refund.id} refused: {refund.failure_reason}"[:500],
+                )
+                before = {"refundedAmount": str(from_minor(tx.refunded_minor))}
+                tx.refunded_minor -= refund.amount_minor
+                await audit.record(
+                    self.session,
+                    actor_id=None,
+                    action="transaction.refund_failed",
+                    resource_type="transaction",
+                    resource_id=tx.id,
+                    old_values=before,
+                    new_values={
+                        "refundedAmount": str(from_minor(tx.refunded_minor)),
+                        "refundId": str(refund.id),
+                        "amount": str(from_minor(refund.amount_minor)),
+                        "reason": refund.failure_reason,
+                    },
+                )
+            log.info("payments.refund_settled", refund_id=str(refund.id), status=refund.status)
+        await commit(self.session)
         return RefundResult(refund=refund, transaction=tx)
+
+    async def settle_stale_refunds(self, *, now: datetime, limit: int = 100) -> SettledRefunds:
+        """Make again the pending refunds recorded before `now - REFUND_RECONCILE_AFTER`,
+        oldest first, at most `limit`; returns how they ended."""
+        ids = await self.payments.stale_pending_refunds(now - REFUND_RECONCILE_AFTER, limit=limit)
+        await commit(self.session)
+        counts = dict.fromkeys(RefundStatus, 0)
+        for refund_id in ids:
+            result = await self._make_refund(refund_id)
+            counts[RefundStatus(result.refund.status)] += 1
+        return SettledRefunds(
+            succeeded=counts[RefundStatus.SUCCEEDED],
+            failed=counts[RefundStatus.FAILED],
+            pending=counts[RefundStatus.PENDING],
+        )
 
     async def _reversal_lines(
         self, tx: Transaction, part: Split, now: datetime
@@ -825,9 +1003,56 @@ class PaymentService:
             await self._intent_succeeded(obj)
         elif event_type == "payment_intent.payment_failed":
             await self._intent_failed(obj)
+        elif event_type == "payout.failed":
+            await self._payout_failed(obj)
+        elif event_type in ("refund.failed", "charge.refund.updated"):
+            await self._refund_failed_later(obj)
         else:
             log.info("payments.webhook_ignored", event_type=event_type)
         return True
+
+    async def _payout_failed(self, payout: dict[str, Any]) -> None:
+        """A payout the provider made, returned by the bank: the money is the user's again."""
+        from ipmarket.payments.payouts import PayoutService  # noqa: PLC0415 - it imports us
+
+        code = payout.get("failure_code")
+        message = payout.get("failure_message")
+        reason = ": ".join(str(part) for part in (code, message) if part) or "payout_failed"
+        returned = await PayoutService(self.session, self.provider).returned(
+            payout["id"], reason=f"returned by the bank: {reason}"
+        )
+        if returned is None:
+            log.info("payments.webhook_ignored", event_type="payout.failed", reason="not ours")
+
+    async def _refund_failed_later(self, refund: dict[str, Any]) -> None:
+        """A refund the provider accepted, then could not make (the buyer's card closed, say):
+        the money is back in the platform's balance, the buyer still waits for it, and the
+        parts were taken back from the recipients. Which way to pay the buyer is a person's
+        call: the refund is flagged in the audit trail, and no money moves here."""
+        if refund.get("status") != "failed":
+            return  # charge.refund.updated also tells of refunds that went through
+        made = await self.payments.refund_by_reference(refund["id"])
+        if made is None:
+            log.info("payments.webhook_ignored", event_type="refund.failed", reason="not ours")
+            return
+        log.error(
+            "payments.refund_failed_after_success",
+            refund_id=str(made.id),
+            transaction_id=str(made.transaction_id),
+            failure_reason=refund.get("failure_reason"),
+        )
+        await audit.record(
+            self.session,
+            actor_id=None,
+            action="refund.failed_at_provider",
+            resource_type="refund",
+            resource_id=made.id,
+            new_values={
+                "providerReference": refund["id"],
+                "failureReason": str(refund.get("failure_reason") or "unknown")[:200],
+                "status": made.status,
+            },
+        )
 
     async def _sale_of(self, intent: dict[str, Any]) -> Transaction | None:
         """The sale a webhook's intent pays, locked: by the intent's id, or by the

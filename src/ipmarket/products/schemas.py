@@ -15,7 +15,20 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Description = Annotated[str, StringConstraints(max_length=20_000)]
 Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 ImageUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
-Inventory = Annotated[int, Field(ge=0, le=10_000_000)]
+# Units on sale now. Units held by pending purchases are not counted: they come back when
+# such a purchase fails or its reservation expires, so a seller setting the count sets what
+# is free to buy, not the total they hold.
+Inventory = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=10_000_000,
+        description=(
+            "Units free to buy now. Units held by pending purchases are not counted; they "
+            "return to this count if the purchase fails or its reservation expires."
+        ),
+    ),
+]
 
 Specifications = JsonObject
 

@@ -363,12 +363,14 @@ async def test_create_account_opens_an_express_account_for_the_user(
         user_id="3f1c0d2e-user", email="seller@example.com", idempotency_key="account:u1"
     )
 
-    # then Stripe was asked for an Express account able to receive transfers
+    # then Stripe was asked for an Express account able to receive transfers, whose payouts
+    # to the bank are left to the platform (manual)
     assert account.startswith("acct_")
     [request] = standin.requests_to("POST", "/v1/accounts")
     assert request.params == {
         "type": "express",
         "capabilities": {"transfers": {"requested": "true"}},
+        "settings": {"payouts": {"schedule": {"interval": "manual"}}},
         "metadata": {"user_id": "3f1c0d2e-user"},
         "email": "seller@example.com",
     }

@@ -26,6 +26,8 @@ class Intent:
     currency: str
     amount_captured_minor: int = 0
     metadata: dict[str, str] = field(default_factory=dict)
+    # The payment method it was confirmed with, once confirmed.
+    payment_method: str | None = None
 
 
 class PaymentDeclined(Exception):

@@ -264,10 +264,13 @@ class StripeProvider:
 
     async def create_account(self, *, user_id: str, email: str | None, idempotency_key: str) -> str:
         # Separate charges and transfers: the account only needs to receive transfers; Stripe
-        # hosts its onboarding (Express) and its payouts to the user's bank.
+        # hosts its onboarding (Express). Payouts to the user's bank are manual: the platform
+        # makes them (`payout`) once earnings are out of their hold and above the minimum,
+        # so Stripe must not pay transferred money out on its own schedule.
         params: AccountCreateParams = {
             "type": "express",
             "capabilities": {"transfers": {"requested": True}},
+            "settings": {"payouts": {"schedule": {"interval": "manual"}}},
             "metadata": {"user_id": user_id},
         }
         if email:
@@ -361,6 +364,7 @@ def _to_intent(intent: stripe.PaymentIntent) -> Intent:
             f"PaymentIntent {intent.id} is {intent.status}; its outcome is not known yet"
         )
     metadata = intent.metadata.to_dict() if intent.metadata is not None else {}
+    method = intent.payment_method
     return Intent(
         id=intent.id,
         status=status,
@@ -368,4 +372,5 @@ def _to_intent(intent: stripe.PaymentIntent) -> Intent:
         currency=intent.currency.upper(),
         amount_captured_minor=intent.amount_received or 0,
         metadata={str(key): str(value) for key, value in metadata.items()},
+        payment_method=method if isinstance(method, str) or method is None else method.id,
     )

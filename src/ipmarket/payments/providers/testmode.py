@@ -182,6 +182,7 @@ class _IntentState:
             currency=self.currency,
             amount_captured_minor=self.captured_minor,
             metadata=dict(self.metadata),
+            payment_method=self.payment_method,
         )
 
 
