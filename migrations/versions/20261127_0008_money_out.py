@@ -38,6 +38,8 @@ def _now() -> "sa.Column[datetime]":
 
 
 def upgrade() -> None:
+    # `payout.failed` webhooks find the payout by the provider's id.
+    op.create_index("idx_payouts_reference", "payouts", ["provider_reference"], unique=False)
     op.drop_constraint(op.f("ck_ledger_accounts_kind"), "ledger_accounts", type_="check")
     op.create_check_constraint(
         op.f("ck_ledger_accounts_kind"), "ledger_accounts", f"kind IN ({_KINDS_AFTER})"
@@ -130,6 +132,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("idx_payouts_reference", table_name="payouts")
     op.drop_index("idx_transfer_reversals_refund", table_name="transfer_reversals")
     op.drop_table("transfer_reversals")
     op.drop_index("idx_transfers_recipient", table_name="transfers")

@@ -171,6 +171,28 @@ async def test_an_unreachable_provider_leaves_it_pending_until_the_job_pays_it_o
     assert await shop.ledger_problems() == []
 
 
+@pytest.mark.corrupts_ledger  # leaves a payout stuck on purpose, which the check names
+async def test_a_payout_pending_for_over_a_day_is_left_to_a_person_and_named(
+    shop: Shop,
+) -> None:
+    # given a payout the provider could not be reached for, for more than a day
+    seller = await seller_with_16_available(shop)
+    shop.provider.fail_next("payout", times=100)
+    response = await shop.payout(seller, 10.00)
+    assert response.json()["data"]["status"] == "pending"
+    clock.advance(timedelta(hours=25))
+    calls = len(payout_keys(shop))
+    # when the job runs
+    await run_reconcile(shop)
+    # then it does not try again (the provider may have forgotten the key: a retry could
+    # pay twice), and the ledger check names it for a person to look at the provider
+    assert len(payout_keys(shop)) == calls
+    [row] = await payouts(shop)
+    assert row.status == "pending"
+    [problem] = await shop.ledger_problems()
+    assert problem.startswith(f"payout {row.id} to user {seller.id} has been pending since")
+
+
 async def test_a_refused_payout_fails_and_the_money_is_available_again(shop: Shop) -> None:
     # given a provider that refuses the next payout for good
     seller = await seller_with_16_available(shop)

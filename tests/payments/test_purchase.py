@@ -4,6 +4,8 @@ input moves no money and no stock."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -16,7 +18,7 @@ from ipmarket.kit.clock import clock, utcnow
 from ipmarket.kit.db import Database
 from ipmarket.payments.idempotency import request_hash
 from ipmarket.payments.models import IdempotencyKey
-from ipmarket.payments.providers import Intent, ProviderError
+from ipmarket.payments.providers import Intent, IntentStatus, ProviderError
 from ipmarket.payments.repository import PaymentRepository
 from ipmarket.payments.reservations import expire_reservations
 from ipmarket.products.models import Product
@@ -533,3 +535,59 @@ async def test_no_lock_on_the_product_is_held_while_the_card_is_charged(
     # then the unit was already reserved (and committed) before the charge, without a lock
     assert seen == [4]
     assert sale["status"] == "completed"
+
+
+async def test_two_confirmations_of_one_purchase_complete_it_once_and_refund_nothing(
+    shop: Shop,
+) -> None:
+    # given a pending purchase
+    product, seller, _ = await shop.product(stock=2)
+    buyer = await shop.buyer()
+    pending = await shop.bought(buyer, product["id"], payment_method=None)
+    # when the buyer's client confirms it twice at once, under two keys (a double click)
+    body = {"transactionId": pending["id"], "paymentMethod": VISA}
+    first, second = await asyncio.gather(
+        shop.post("/v1/payments/confirm", buyer, body),
+        shop.post("/v1/payments/confirm", buyer, body),
+    )
+    # then the sale is completed once: one answer completes it, the other finds it completed
+    # (or not pending any more), and the card is charged once and refunded nothing
+    statuses = sorted([first.status_code, second.status_code])
+    assert statuses in ([200, 200], [200, 409]), (first.text, second.text)
+    [tx] = await shop.transactions()
+    assert tx.status == "completed"
+    assert shop.provider.refunds() == []
+    [intent] = shop.provider.intents()
+    assert intent.amount_captured_minor == tx.amount_minor
+    assert len(await shop.events("payment.completed")) == 1
+    assert (await shop.balance_of(seller))["pending"] == pending["sellerAmount"]
+
+
+async def test_one_reservation_that_cannot_end_does_not_hold_back_the_others(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given two unpaid reservations, the first of which the provider reports paid with the
+    # wrong sum while refunds cannot be made (so it cannot be ended now)
+    product, _, _ = await shop.product(stock=2)
+    buyer = await shop.buyer()
+    stuck = await shop.bought(buyer, product["id"], payment_method=None)
+    other = await shop.bought(buyer, product["id"], payment_method=None)
+    real = shop.provider.retrieve_intent
+
+    async def stuck_is_short_paid(intent_id: str) -> Intent:
+        intent = await real(intent_id)
+        if intent_id != stuck["paymentReference"]:
+            return intent
+        return dataclasses.replace(intent, status=IntentStatus.SUCCEEDED, amount_captured_minor=1)
+
+    monkeypatch.setattr(shop.provider, "retrieve_intent", stuck_is_short_paid)
+    shop.provider.fail_next("refund", times=5)
+    # when their time is up and the job runs
+    clock.advance(timedelta(minutes=16))
+    async with shop.db.transaction() as session:
+        ended = await expire_reservations(session)
+    # then the other one ended and its unit is back, and the stuck one is as it was
+    assert ended == 1
+    statuses = {str(t.id): t.status for t in await shop.transactions()}
+    assert statuses == {stuck["id"]: "pending", other["id"]: "failed"}
+    assert (await shop.product_row(product["id"])).inventory_count == 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Coroutine
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 import httpx
@@ -26,9 +26,10 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select
 
-from ipmarket.kit.clock import clock
+from ipmarket.kit.clock import clock, utcnow
 from ipmarket.kit.db import Database
 from ipmarket.payments.checks import check_ledger
+from ipmarket.payments.idempotency import RETENTION
 from ipmarket.payments.jobs import reconcile_refunds
 from ipmarket.payments.models import (
     AccountKind,
@@ -42,7 +43,7 @@ from ipmarket.payments.models import (
 from ipmarket.payments.reservations import expire_reservations
 from ipmarket.products import Product
 from tests.conftest import _empty_all
-from tests.payments.shop import DECLINED, VISA, Shop, freeze
+from tests.payments.shop import DECLINED, VISA, Shop, freeze, key
 from tests.support import Account
 
 T = TypeVar("T")
@@ -98,6 +99,9 @@ class Market(RuleBasedStateMachine):
         self.revoked = False
         # sales with a refund the provider could not be reached for, until the job makes it
         self.refund_pending: set[str] = set()
+        # purchases charged whose answer was lost: (buyer, key, quantity, transaction id)
+        self.lost: list[tuple[int, str, int, str]] = []
+        self.lost_at: dict[str, datetime] = {}
         # what each party was paid out, as the API answered
         self.paid_out: dict[uuid.UUID, int] = {party.id: 0 for party in self.parties}
 
@@ -109,16 +113,37 @@ class Market(RuleBasedStateMachine):
     @rule(
         buyer=st.integers(0, 1),
         quantity=st.integers(1, 3),
-        how=st.sampled_from(["pay", "pay", "declined", "later"]),
+        how=st.sampled_from(["pay", "pay", "declined", "later", "answer_lost"]),
     )
     def purchase(self, buyer: int, quantity: int, how: str) -> None:
         self.tick()
-        method = {"pay": VISA, "declined": DECLINED, "later": None}[how]
+        method = {"pay": VISA, "declined": DECLINED, "later": None, "answer_lost": VISA}[how]
+        if how == "answer_lost":
+            # the card is charged, then the connection drops before the answer
+            self.shop.provider.fail_next("confirm_intent", answer_lost=True)
+        idem = key()
         response = self.run(
             self.shop.buy(
-                self.buyers[buyer], self.product_id, quantity=quantity, payment_method=method
+                self.buyers[buyer],
+                self.product_id,
+                quantity=quantity,
+                payment_method=method,
+                idempotency_key=idem,
             )
         )
+        self.shop.provider.clear_failures()  # when the purchase never reached the card
+        if response.status_code == 500:
+            # the sale is charged but unanswered: it holds its units until the retry or
+            # the expiry job (which asks the provider) completes it
+            assert how == "answer_lost", response.text
+            tx_id = response.json()["error"]["details"]["transactionId"]
+            self.lost.append((buyer, idem, quantity, tx_id))
+            self.lost_at[tx_id] = utcnow()
+            self.pending.append(tx_id)
+            return
+        self._new_purchase(response, how)
+
+    def _new_purchase(self, response: httpx.Response, how: str) -> None:
         if response.status_code == 201:
             data = response.json()["data"]
             (self.sales if data["status"] == "completed" else self.pending).append(data["id"])
@@ -130,11 +155,38 @@ class Market(RuleBasedStateMachine):
             code = response.json()["error"]["code"]
             assert code == ("LICENSE_EXPIRED" if self.revoked else "CONFLICT"), response.text
 
-    @precondition(lambda self: bool(self.pending))
+    @precondition(lambda self: bool(self.lost))
+    @rule(data=st.data())
+    def retry_lost(self, data: st.DataObject) -> None:
+        self.tick()
+        entry = data.draw(st.sampled_from(self.lost))
+        buyer, idem, quantity, tx_id = entry
+        self.lost.remove(entry)
+        forgotten = utcnow() - self.lost_at.pop(tx_id) > RETENTION
+        response = self.run(
+            self.shop.buy(
+                self.buyers[buyer], self.product_id, quantity=quantity, idempotency_key=idem
+            )
+        )
+        if forgotten:
+            # a key is kept a day: after that the same key is a new purchase
+            self._new_purchase(response, "pay")
+            return
+        # the retry carries on the same sale: it was paid, so it is completed, once (and
+        # maybe refunded since)
+        assert response.status_code == 201, response.text
+        data_ = response.json()["data"]
+        assert data_["id"] == tx_id and data_["status"] in ("completed", "refunded"), data_
+        if tx_id in self.pending:
+            self.pending.remove(tx_id)
+            self.sales.append(tx_id)
+
+    @precondition(lambda self: bool(set(self.pending) - {lost[3] for lost in self.lost}))
     @rule(data=st.data())
     def confirm(self, data: st.DataObject) -> None:
         self.tick()
-        tx_id = data.draw(st.sampled_from(self.pending))
+        lost = {entry[3] for entry in self.lost}
+        tx_id = data.draw(st.sampled_from([t for t in self.pending if t not in lost]))
         buyer = self.run(self._buyer_of(tx_id))
         response = self.run(
             self.shop.post(
@@ -219,8 +271,13 @@ class Market(RuleBasedStateMachine):
 
     @rule(minutes=st.sampled_from([5, 20, 12 * 60, 36 * 60]))
     def time_passes(self, minutes: int) -> None:
-        clock.advance(timedelta(minutes=minutes))
+        # the jobs run every minute: they see the first minutes before the rest goes by
+        first = min(minutes, 5)
+        clock.advance(timedelta(minutes=first))
         self.run(self._after_a_while())
+        if minutes > first:
+            clock.advance(timedelta(minutes=minutes - first))
+            self.run(self._after_a_while())
 
     async def _after_a_while(self) -> None:
         await self.shop.log_in_again(*self.accounts())

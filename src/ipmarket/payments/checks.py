@@ -29,6 +29,11 @@ user concerned; an empty list means the ledger is sound:
   no more than its recipient's part of it (their revenue shares, and the seller's amount);
   its reversed amount is the sum of its reversals, each exactly the recipient's part of a
   succeeded refund (pending and failed refunds reverse nothing);
+- a transaction's status agrees with its refunds: `refunded` exactly when all of it was
+  refunded;
+- no payout or refund has waited on the provider for more than a day: past that the provider
+  may have forgotten its idempotency key, so the jobs stop retrying it and a person must see
+  how it stands at the provider;
 - all accounts together sum to zero (in each currency).
 
 A payout posting is one with an entry on the payouts or payouts-in-flight account. The checks
@@ -42,12 +47,13 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, String, and_, case, cast, func, not_, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ipmarket.kit.clock import utcnow
 from ipmarket.payments.ledger import PAYOUT_KINDS, REFUND, REFUND_FAILED, SALE
 from ipmarket.payments.models import (
     AccountKind,
@@ -75,6 +81,8 @@ USER_KINDS = (AccountKind.USER_PENDING.value, AccountKind.USER_AVAILABLE.value)
 
 # Transactions read per round trip.
 _BATCH = 1000
+# A payout or refund still pending after this long is stuck (see the module's docstring).
+STUCK_AFTER = timedelta(days=1)
 
 
 async def check_ledger(session: AsyncSession) -> list[str]:
@@ -90,8 +98,61 @@ async def check_ledger(session: AsyncSession) -> list[str]:
     problems += await _payouts_and_their_postings(session)
     problems += await _payouts_in_flight(session)
     problems += await _transfers(session)
+    problems += await _statuses(session)
+    problems += await _stuck_with_the_provider(session)
     problems += await _ledger_total(session)
     return problems
+
+
+async def _statuses(session: AsyncSession) -> list[str]:
+    # Refunded means refunds that went through (not pending ones) gave all of it back.
+    made = (
+        select(Refund.transaction_id, func.sum(Refund.amount_minor).label("amount"))
+        .where(Refund.status == RefundStatus.SUCCEEDED.value)
+        .group_by(Refund.transaction_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Transaction.id, Transaction.status, Transaction.amount_minor)
+        .outerjoin(made, made.c.transaction_id == Transaction.id)
+        .where(
+            Transaction.status.in_(SETTLED_STATUSES),
+            (Transaction.status == TransactionStatus.REFUNDED.value)
+            != (func.coalesce(made.c.amount, 0) == Transaction.amount_minor),
+        )
+    )
+    return [
+        f"transaction {tx_id} is {status}, yet "
+        + (
+            "not all of it was refunded"
+            if status == TransactionStatus.REFUNDED.value
+            else f"all {amount} of it was refunded"
+        )
+        for tx_id, status, amount in rows.all()
+    ]
+
+
+async def _stuck_with_the_provider(session: AsyncSession) -> list[str]:
+    before = utcnow() - STUCK_AFTER
+    payouts = await session.execute(
+        select(Payout.id, Payout.user_id, Payout.created_at).where(
+            Payout.status == PayoutStatus.PENDING.value, Payout.created_at < before
+        )
+    )
+    refunds = await session.execute(
+        select(Refund.id, Refund.transaction_id, Refund.created_at).where(
+            Refund.status == RefundStatus.PENDING.value, Refund.created_at < before
+        )
+    )
+    return [
+        f"payout {payout_id} to user {user_id} has been pending since {created:%Y-%m-%d %H:%M} "
+        "UTC: check it at the provider"
+        for payout_id, user_id, created in payouts.all()
+    ] + [
+        f"refund {refund_id} of transaction {tx_id} has been pending since "
+        f"{created:%Y-%m-%d %H:%M} UTC: check it at the provider"
+        for refund_id, tx_id, created in refunds.all()
+    ]
 
 
 @dataclass(frozen=True)

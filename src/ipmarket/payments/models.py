@@ -180,6 +180,7 @@ class Payout(IdMixin, Base):
         CheckConstraint("status IN ('pending', 'paid', 'failed')", name="status"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
         Index("idx_payouts_user", "user_id", "created_at"),
+        Index("idx_payouts_reference", "provider_reference"),
         # What the reconciliation job looks for.
         Index("idx_payouts_pending", "created_at", postgresql_where="status = 'pending'"),
     )

@@ -60,6 +60,10 @@ log = structlog.get_logger(__name__)
 
 # A pending payout this old is no longer being paid by the request that made it.
 RECONCILE_AFTER = timedelta(minutes=1)
+# Retried only while the provider still knows its idempotency key (Stripe keeps keys at least
+# 24 hours): a retry after that could pay twice. An older pending payout is left to an
+# operator, and `ipmarket ledger check` names it.
+RETRY_WITHIN = timedelta(hours=23)
 # Users looked at per query by the scheduled payouts.
 SCHEDULE_BATCH = 500
 MAX_REASON_LENGTH = 500
@@ -137,7 +141,13 @@ class PayoutService:
             payout_id=payout_id or new_id(),
             actor_id=user.id,
         )
-        assert recorded is not None  # a new id
+        if recorded is None:
+            # Another attempt under the same key recorded it meanwhile: carry that one on.
+            found = await self.payments.payout(payout_id) if payout_id is not None else None
+            await commit(self.session)
+            if found is None:
+                raise RuntimeError("a payout id was taken, yet no payout has it")
+            recorded = found
         return self._outcome(await self.settle(recorded))
 
     @staticmethod
@@ -339,7 +349,9 @@ class PayoutService:
     async def settle_stale(self, *, now: datetime, limit: int = 100) -> Settled:
         """Pay again the pending payouts recorded before `now - RECONCILE_AFTER`, oldest
         first, at most `limit`; returns how they ended."""
-        ids = await self.payments.stale_pending_payouts(now - RECONCILE_AFTER, limit=limit)
+        ids = await self.payments.stale_pending_payouts(
+            now - RECONCILE_AFTER, created_after=now - RETRY_WITHIN, limit=limit
+        )
         await commit(self.session)
         counts = dict.fromkeys(PayoutStatus, 0)
         for payout_id in ids:

@@ -83,6 +83,13 @@ class PaymentRepository:
             stmt = stmt.with_for_update().execution_options(populate_existing=True)
         return (await self.session.execute(stmt)).scalars().first()
 
+    async def lock_transaction_id(self, transaction_id: uuid.UUID) -> None:
+        """Hold a transaction-scoped advisory lock on an id about to be given to a new
+        transaction (transactions are partitioned, so the id alone is not a unique key)."""
+        await self.session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(str(transaction_id), 0)))
+        )
+
     async def transaction_exists(self, transaction_id: uuid.UUID) -> bool:
         return bool(
             await self.session.scalar(select(exists().where(Transaction.id == transaction_id)))
@@ -185,12 +192,17 @@ class PaymentRepository:
         return rows.scalars().first()
 
     async def stale_pending_refunds(
-        self, created_before: datetime, *, limit: int
+        self, created_before: datetime, *, created_after: datetime, limit: int
     ) -> list[uuid.UUID]:
-        """Pending refunds recorded before `created_before`, oldest first."""
+        """Pending refunds recorded between `created_after` and `created_before`, oldest
+        first."""
         rows = await self.session.execute(
             select(Refund.id)
-            .where(Refund.status == RefundStatus.PENDING.value, Refund.created_at < created_before)
+            .where(
+                Refund.status == RefundStatus.PENDING.value,
+                Refund.created_at < created_before,
+                Refund.created_at > created_after,
+            )
             .order_by(Refund.created_at, Refund.id)
             .limit(limit)
         )
@@ -241,12 +253,17 @@ class PaymentRepository:
         return (await self.session.execute(stmt)).scalars().first()
 
     async def stale_pending_payouts(
-        self, created_before: datetime, *, limit: int
+        self, created_before: datetime, *, created_after: datetime, limit: int
     ) -> list[uuid.UUID]:
-        """Pending payouts recorded before `created_before`, oldest first."""
+        """Pending payouts recorded between `created_after` and `created_before`, oldest
+        first."""
         rows = await self.session.execute(
             select(Payout.id)
-            .where(Payout.status == PayoutStatus.PENDING.value, Payout.created_at < created_before)
+            .where(
+                Payout.status == PayoutStatus.PENDING.value,
+                Payout.created_at < created_before,
+                Payout.created_at > created_after,
+            )
             .order_by(Payout.created_at, Payout.id)
             .limit(limit)
         )

@@ -79,6 +79,10 @@ REFUND = ledger.REFUND
 PAYOUT = "payout"
 # A pending refund this old is no longer being made by the request that recorded it.
 REFUND_RECONCILE_AFTER = timedelta(minutes=1)
+# Provider calls are retried under their idempotency key only while the provider still knows
+# it (Stripe keeps keys at least 24 hours); a pending refund older than this is left to an
+# operator, and `ipmarket ledger check` names it.
+PROVIDER_RETRY_WITHIN = timedelta(hours=23)
 MAX_REASON_LENGTH = 500
 RESERVATION_EXPIRED = "reservation_expired"
 AMOUNT_MISMATCH = "amount_mismatch"
@@ -250,6 +254,10 @@ class PaymentService:
         """Reserve `quantity` units and open a payment for them; with `payment_method`, pay
         at once (completed, or PaymentDeclinedError with the stock released)."""
         if transaction_id is not None:
+            # Two attempts under one key (a stalled one and the one that took its key over)
+            # decide here one at a time, so the id is never reserved twice: the lock lasts
+            # until the reservation below is committed.
+            await self.payments.lock_transaction_id(transaction_id)
             earlier = await self.payments.transaction(transaction_id)
             if earlier is not None:
                 if not is_continuation(earlier.created_at):
@@ -257,6 +265,7 @@ class PaymentService:
                 elif earlier.buyer_id == buyer.id and earlier.product_id == product_id:
                     # An earlier attempt of this very request (retried after a 5xx, or its
                     # key taken over): carry it on rather than reserve again.
+                    await commit(self.session)
                     return await self._carry_on(earlier, payment_method)
                 else:
                     raise Conflict("This Idempotency-Key belongs to another purchase")
@@ -495,11 +504,8 @@ class PaymentService:
         if locked.status == TransactionStatus.PENDING:
             locked.payment_method = payment_method[:50]
             locked.updated_at = utcnow()
-            if intent.status == IntentStatus.SUCCEEDED:
-                await self._settle_paid(locked, intent.amount_captured_minor, intent.currency)
-        elif intent.status == IntentStatus.SUCCEEDED:
-            # Paid after we had given up on it (it expired meanwhile): give the money back.
-            await self._refund_late_payment(locked)
+        if intent.status == IntentStatus.SUCCEEDED:
+            await self._intent_paid(locked, intent.amount_captured_minor, intent.currency)
         await self.session.flush()
         return self._settled(locked)
 
@@ -537,7 +543,7 @@ class PaymentService:
                 lines.append(ledger.Line(pending, amount, available_at))
             else:
                 lines.append(ledger.Line(ledger.user_available(user_id, currency), amount))
-        await ledger.post(
+        posted = await ledger.post(
             self.session,
             kind=ledger.SALE,
             reference=str(tx.id),
@@ -545,6 +551,10 @@ class PaymentService:
             transaction_id=tx.id,
             memo=f"{tx.transaction_type} {tx.id}",
         )
+        if not posted:
+            # Its sale is on the books already: completed before, announced then.
+            log.warning("payments.completed_already", transaction_id=str(tx.id))
+            return
         tx.status = TransactionStatus.COMPLETED.value
         tx.processed_at = now
         tx.expires_at = None
@@ -576,6 +586,18 @@ class PaymentService:
                 payment_reference=tx.payment_reference,
             ),
         )
+
+    async def _intent_paid(self, tx: Transaction, received_minor: int, currency: str) -> None:
+        """The provider took `received_minor` for `tx` (locked). The one place that decides
+        what a payment means, whoever learnt of it (the paying request, a retry, a webhook,
+        the expiry job): a pending sale settles; a sale that had ended unpaid gets the money
+        back; a sale completed or refunded already (by whoever learnt of it first) is left
+        as it is."""
+        if tx.status == TransactionStatus.PENDING:
+            await self._settle_paid(tx, received_minor, currency)
+        elif tx.status == TransactionStatus.FAILED and tx.failure_reason != AMOUNT_MISMATCH:
+            # Paid after the sale had ended (expired, declined, no longer authorised).
+            await self._refund_late_payment(tx, received_minor)
 
     async def _settle_paid(self, tx: Transaction, received_minor: int, currency: str) -> None:
         """The provider took the money for a pending `tx` (locked): complete it, unless the
@@ -654,7 +676,7 @@ class PaymentService:
             try:
                 intent = await self.provider.retrieve_intent(tx.payment_reference)
                 if intent.status == IntentStatus.SUCCEEDED:
-                    await self._settle_paid(tx, intent.amount_captured_minor, intent.currency)
+                    await self._intent_paid(tx, intent.amount_captured_minor, intent.currency)
                     return True
                 if intent.status != IntentStatus.CANCELED:
                     await self.provider.cancel(
@@ -670,7 +692,14 @@ class PaymentService:
         """Expire the reservations that are over; returns how many ended."""
         ended = 0
         for tx in await self.payments.due_reservations(utcnow(), limit=limit):
-            ended += await self.expire(tx)
+            tx_id = tx.id  # the row is expired if its savepoint rolls back
+            # Each in a savepoint: one reservation that cannot be ended (its late payment
+            # cannot be refunded yet, say) must not hold back the others' stock.
+            try:
+                async with self.session.begin_nested():
+                    ended += await self.expire(tx)
+            except AppError as exc:
+                log.warning("payments.expire_failed", transaction_id=str(tx_id), error=str(exc))
         return ended
 
     # --- refunds ------------------------------------------------------------------------------
@@ -939,7 +968,9 @@ class PaymentService:
     async def settle_stale_refunds(self, *, now: datetime, limit: int = 100) -> SettledRefunds:
         """Make again the pending refunds recorded before `now - REFUND_RECONCILE_AFTER`,
         oldest first, at most `limit`; returns how they ended."""
-        ids = await self.payments.stale_pending_refunds(now - REFUND_RECONCILE_AFTER, limit=limit)
+        ids = await self.payments.stale_pending_refunds(
+            now - REFUND_RECONCILE_AFTER, created_after=now - PROVIDER_RETRY_WITHIN, limit=limit
+        )
         await commit(self.session)
         counts = dict.fromkeys(RefundStatus, 0)
         for refund_id in ids:
@@ -1089,10 +1120,7 @@ class PaymentService:
             method = intent.get("payment_method")
             if isinstance(method, str) and method:
                 tx.payment_method = method[:50]
-            await self._settle_paid(tx, current.amount_captured_minor, current.currency)
-        elif tx.status == TransactionStatus.FAILED and tx.failure_reason != AMOUNT_MISMATCH:
-            # Paid after the sale had ended (expired, declined, no longer authorised).
-            await self._refund_late_payment(tx, current.amount_captured_minor)
+        await self._intent_paid(tx, current.amount_captured_minor, current.currency)
 
     async def _intent_failed(self, intent: dict[str, Any]) -> None:
         tx = await self._sale_of(intent)

@@ -7,15 +7,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.identity import UserTotalsWanted
 from ipmarket.kit.hooks import on
-from ipmarket.payments.ledger import SALE
+from ipmarket.payments.ledger import REFUND, REFUND_FAILED, SALE
 from ipmarket.payments.models import AccountKind, LedgerAccount, LedgerEntry, LedgerPosting
-from ipmarket.payments.service import REFUND
 
 
 @on(UserTotalsWanted)
 async def sum_revenue(session: AsyncSession, totals: UserTotalsWanted) -> None:
     """Each user's earnings from sales and license fees (as seller or licensor), net of
-    refunds: what sale postings credited them minus what refund postings took back."""
+    refunds: what sale postings credited them minus what refund postings took back (and
+    plus what the reversals of refunds the provider refused gave back)."""
     rows = await session.execute(
         select(LedgerAccount.owner_id, func.sum(LedgerEntry.amount_minor))
         .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
@@ -25,7 +25,7 @@ async def sum_revenue(session: AsyncSession, totals: UserTotalsWanted) -> None:
             LedgerAccount.kind.in_(
                 [AccountKind.USER_PENDING.value, AccountKind.USER_AVAILABLE.value]
             ),
-            LedgerPosting.kind.in_([SALE, REFUND]),
+            LedgerPosting.kind.in_([SALE, REFUND, REFUND_FAILED]),
         )
         .group_by(LedgerAccount.owner_id)
     )

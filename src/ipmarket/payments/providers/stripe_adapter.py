@@ -199,7 +199,8 @@ class StripeProvider:
             lambda: client.v1.refunds.create_async(params, self._options(idempotency_key)),
         )
         if refund.status in ("failed", "canceled"):
-            raise ProviderError(f"Stripe refund {refund.id} ended {refund.status}")
+            # Final: retrying under the same key would only replay this refund.
+            raise ProviderRejected(f"Stripe refund {refund.id} ended {refund.status}")
         return refund.id
 
     async def transfer(

@@ -141,7 +141,9 @@ class RecordedAccount:
     email: str | None
 
 
-CallOutcome = Literal["ok", "replayed", "unreachable", "rejected", "declined", "error"]
+CallOutcome = Literal[
+    "ok", "replayed", "unreachable", "answer_lost", "rejected", "declined", "error"
+]
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,8 @@ class _Failure:
     rejected: bool
     # Calls of the operation let through before this failure.
     after: int = 0
+    # The call goes through, then the connection drops before its answer.
+    answer_lost: bool = False
 
 
 @dataclass
@@ -497,7 +501,13 @@ class TestProvider:
         return [c for c in self._state.calls if operation is None or c.operation == operation]
 
     def fail_next(
-        self, operation: str, *, times: int = 1, rejected: bool = False, after: int = 0
+        self,
+        operation: str,
+        *,
+        times: int = 1,
+        rejected: bool = False,
+        after: int = 0,
+        answer_lost: bool = False,
     ) -> None:
         """Make the next `times` calls of `operation` (`payout`, `transfer`, ...) fail, once
         `after` calls of it have gone through.
@@ -505,11 +515,21 @@ class TestProvider:
         By default as if the provider could not be reached: ProviderError, nothing done and
         nothing saved under the key, so a retry with the same key goes through. With
         `rejected`, refused for good: ProviderRejected, saved under the key (a retry is
-        refused again), as Stripe does for a request it refuses."""
-        if times < 1 or after < 0:
-            raise ValueError("times must be at least 1 and after at least 0")
-        self._state.failures.append(_Failure(operation, rejected, after))
-        self._state.failures.extend([_Failure(operation, rejected)] * (times - 1))
+        refused again), as Stripe does for a request it refuses. With `answer_lost`, the
+        call is made (and its outcome saved under the key), then the connection drops:
+        ProviderError, and a retry with the same key replays the outcome."""
+        if times < 1 or after < 0 or (rejected and answer_lost):
+            raise ValueError(
+                "times must be at least 1, after at least 0, and a call cannot be both "
+                "rejected and made"
+            )
+        failure = _Failure(operation, rejected, answer_lost=answer_lost)
+        self._state.failures.append(replace(failure, after=after))
+        self._state.failures.extend([failure] * (times - 1))
+
+    def clear_failures(self) -> None:
+        """Forget the failures asked for with `fail_next` that have not happened yet."""
+        self._state.failures.clear()
 
     def reset(self) -> None:
         """Forget everything (for tests that share the process-wide instance)."""
@@ -534,6 +554,9 @@ class TestProvider:
             saved = self._state.outcomes.get(idempotency_key)
             # A refusal is for a new request: a replay answers as the first time.
             failure = self._take_failure(operation, rejections=saved is None)
+            lost = failure is not None and failure.answer_lost
+            if lost:
+                failure = None
             if failure is not None and not failure.rejected:
                 self._record(operation, idempotency_key, "unreachable")
                 raise ProviderError(
@@ -565,6 +588,12 @@ class TestProvider:
                 self._record(operation, idempotency_key, outcome)
                 raise
             self._state.outcomes[idempotency_key] = _SavedOutcome(fingerprint, result=result)
+            if lost:
+                self._record(operation, idempotency_key, "answer_lost")
+                raise ProviderError(
+                    f"api_connection_error: the connection dropped before the {operation} "
+                    "call was answered"
+                )
             self._record(operation, idempotency_key, "ok")
             return result
 
