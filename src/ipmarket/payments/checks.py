@@ -104,6 +104,13 @@ async def check_ledger(session: AsyncSession) -> list[str]:
     return problems
 
 
+async def _transactions_by_id(
+    session: AsyncSession, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Transaction]:
+    rows = await session.execute(select(Transaction).where(Transaction.id.in_(ids)))
+    return {tx.id: tx for tx in rows.scalars()}
+
+
 async def _statuses(session: AsyncSession) -> list[str]:
     # Refunded means refunds that went through (not pending ones) gave all of it back.
     made = (
@@ -473,12 +480,7 @@ async def _refunds(session: AsyncSession) -> list[str]:
         )
         if not ids:
             break
-        transactions = {
-            tx.id: tx
-            for tx in (
-                await session.execute(select(Transaction).where(Transaction.id.in_(ids)))
-            ).scalars()
-        }
+        transactions = await _transactions_by_id(session, ids)
         refunds: dict[uuid.UUID, list[Refund]] = defaultdict(list)
         for refund in (
             await session.execute(
@@ -829,12 +831,7 @@ async def _transfers(session: AsyncSession) -> list[str]:
         )
         if not ids:
             return problems
-        transactions = {
-            tx.id: tx
-            for tx in (
-                await session.execute(select(Transaction).where(Transaction.id.in_(ids)))
-            ).scalars()
-        }
+        transactions = await _transactions_by_id(session, ids)
         transfers: dict[uuid.UUID, list[Transfer]] = defaultdict(list)
         for transfer in (
             await session.execute(
