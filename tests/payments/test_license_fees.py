@@ -394,9 +394,14 @@ async def test_a_capture_whose_approval_rolled_back_is_refunded_on_rejection(
     assert intent_of(shop, tx).status == IntentStatus.SUCCEEDED
     # when the licensor then rejects the application
     rejected = await decide(shop, creator, application["id"], "reject", reason="Changed my mind")
-    # then the captured fee goes back to the applicant in full; nothing is kept
     assert rejected.status_code == 200, rejected.text
     assert rejected.json()["data"]["feeStatus"] == "released"
+    # then the captured fee is not refunded inside the rejection (were the rejection rolled
+    # back, a later approval would replay the capture of money already given back) ...
+    assert shop.provider.refunds() == []
+    # ... but once it committed, by the reconciliation: in full, nothing is kept
+    async with shop.db.transaction() as session:
+        await reconcile_license_fees_job(session)
     [refund] = shop.provider.refunds()
     assert (refund.intent_id, refund.amount_minor) == (tx.payment_reference, 2500)
     [tx] = await shop.transactions()
@@ -405,7 +410,7 @@ async def test_a_capture_whose_approval_rolled_back_is_refunded_on_rejection(
     assert (await shop.fingerprint())["postings"] == 0
     assert await shop.balance_of(creator) == {"currency": "USD", "pending": 0, "available": 0}
     assert await shop.ledger_problems() == []
-    # and the reconciliation finds nothing more to do
+    # and a second run finds nothing more to do
     async with shop.db.transaction() as session:
         await reconcile_license_fees_job(session)
     assert len(shop.provider.refunds()) == 1

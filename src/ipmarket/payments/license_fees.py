@@ -11,13 +11,15 @@ stands instead of trusting our rows:
 
 - a capture whose approval was rolled back is taken again under the same key by a retried
   approval (a replay: one capture), and completes then;
-- a release asks the provider first: an authorisation is cancelled, but a payment that was
-  captured already (its approval rolled back) is refunded in full, so an applicant is never
-  charged for a license they did not get;
-- a release the provider could not be reached for leaves the transaction pending, and
-  `reconcile_license_fees` (a periodic job) settles every pending fee of a decided license
-  with the provider: completed when the license was approved, released (cancelled or
-  refunded) otherwise.
+- a release asks the provider first: an authorisation is cancelled; a payment that was
+  captured already (its approval rolled back) is left pending, not refunded inside the
+  rejection (were the rejection rolled back in turn, a later approval would replay the
+  capture of money already given back);
+- `reconcile_license_fees` (a periodic job, after the decision committed) settles every
+  pending fee of a decided license with the provider: completed when the license was
+  approved; released otherwise, a captured payment refunded in full, so an applicant is
+  never charged for a license they did not get. A release the provider could not be reached
+  for is settled the same way.
 """
 
 from __future__ import annotations
@@ -191,18 +193,26 @@ class LicenseFeeService(PaymentService):
         tx = await self.payments.pending_license_fee(license_id, for_update=True)
         if tx is None:
             return
-        await self.release(tx, reason=reason)
+        # Inside the decision's own transaction a captured fee is not refunded: were the
+        # decision rolled back after the refund, a later approval would replay the capture
+        # and grant the license for money already given back. The reconciliation job refunds
+        # it once the decision has committed.
+        await self.release(tx, reason=reason, refund_captured=False)
 
-    async def release(self, tx: Transaction, *, reason: str) -> bool:
+    async def release(self, tx: Transaction, *, reason: str, refund_captured: bool = True) -> bool:
         """Give a pending fee back, whatever the provider did with it: an authorisation is
         cancelled; a payment captured by an approval that was then rolled back is refunded
-        in full (nothing is kept, nothing reaches the ledger). False when the provider
-        could not be reached: the transaction stays pending for `reconcile_license_fees`."""
+        in full (nothing is kept, nothing reaches the ledger) when `refund_captured`. False
+        when nothing was settled (the provider could not be reached, or a captured payment is
+        left for later): the transaction stays pending for `reconcile_license_fees`."""
         assert tx.payment_reference is not None
         refund_reference: str | None = None
         try:
             intent = await self.provider.retrieve_intent(tx.payment_reference)
             if intent.status == IntentStatus.SUCCEEDED:
+                if not refund_captured:
+                    log.info("payments.license_fee_refund_after_commit", transaction_id=str(tx.id))
+                    return False
                 refund_reference = await self.provider.refund(
                     tx.payment_reference,
                     amount_minor=tx.amount_minor,
