@@ -69,8 +69,8 @@ IDEMPOTENCY_KEY_RETENTION = timedelta(hours=24)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 WITHDRAWN_REASON = "Withdrawn by the applicant"
 LAPSED_REASON = (
-    "Not decided within 7 days: the hold on the applicant's card for the base fee was "
-    "released; apply again to renew it"
+    f"Not decided within {FEE_HOLD_WINDOW.days} days: the hold on the applicant's card for "
+    "the base fee was released; apply again to renew it"
 )
 
 
@@ -568,18 +568,13 @@ class LicensingService:
         application = await self._decidable(license_id, principal, Permission.APPROVE_LICENSES)
         if application.status != LicenseStatus.PENDING:
             raise Conflict(f"License is {application.status}, not pending")
-        application.status = LicenseStatus.REJECTED.value
-        application.rejection_reason = reason
-        application.decided_by = principal.id
-        application.updated_at = utcnow()
-        await audit.record(
+        await _close_pending(
             self.session,
-            actor_id=principal.id,
+            application,
+            status=LicenseStatus.REJECTED,
+            reason=reason,
+            decided_by=principal.id,
             action="license.rejected",
-            resource_type="license",
-            resource_id=application.id,
-            old_values={"status": LicenseStatus.PENDING.value},
-            new_values={"status": LicenseStatus.REJECTED.value, "reason": reason},
         )
         await publish(
             self.session,
@@ -609,18 +604,13 @@ class LicensingService:
                 f"License is {application.status}; only a pending application can be withdrawn",
                 details={"status": application.status},
             )
-        application.status = LicenseStatus.REJECTED.value
-        application.rejection_reason = WITHDRAWN_REASON
-        application.decided_by = principal.id
-        application.updated_at = utcnow()
-        await audit.record(
+        await _close_pending(
             self.session,
-            actor_id=principal.id,
+            application,
+            status=LicenseStatus.REJECTED,
+            reason=WITHDRAWN_REASON,
+            decided_by=principal.id,
             action="license.withdrawn",
-            resource_type="license",
-            resource_id=application.id,
-            old_values={"status": LicenseStatus.PENDING.value},
-            new_values={"status": LicenseStatus.REJECTED.value, "reason": WITHDRAWN_REASON},
         )
         await release_fee(self.session, application, reason="withdrawn")
         await self.session.flush()
@@ -719,24 +709,48 @@ async def release_fee(
 async def expire_lapsed_fee_holds(session: AsyncSession, *, limit: int = 200) -> int:
     """Pending applications whose fee has been held on the card for `FEE_HOLD_WINDOW`
     expire: the hold is released, the applicant may apply again. Returns how many."""
-    now = utcnow()
-    due = await LicenseRepository(session).lapsing_fee_holds(now - FEE_HOLD_WINDOW, limit=limit)
+    due = await LicenseRepository(session).lapsing_fee_holds(
+        utcnow() - FEE_HOLD_WINDOW, limit=limit
+    )
     for application in due:
-        application.status = LicenseStatus.EXPIRED.value
-        application.rejection_reason = LAPSED_REASON
-        application.updated_at = now
-        await audit.record(
+        await _close_pending(
             session,
-            actor_id=None,
+            application,
+            status=LicenseStatus.EXPIRED,
+            reason=LAPSED_REASON,
+            decided_by=None,
             action="license.application_expired",
-            resource_type="license",
-            resource_id=application.id,
-            old_values={"status": LicenseStatus.PENDING.value},
-            new_values={"status": LicenseStatus.EXPIRED.value, "reason": LAPSED_REASON},
         )
         await release_fee(session, application, reason="authorization lapsed")
-        await session.flush()
+    await session.flush()
     return len(due)
+
+
+async def _close_pending(
+    session: AsyncSession,
+    application: LicenseApplication,
+    *,
+    status: LicenseStatus,
+    reason: str,
+    decided_by: uuid.UUID | None,
+    action: str,
+) -> None:
+    """End a pending application without a license (rejected, withdrawn, expired), with
+    its reason, and audit it. The caller announces it and releases its fee."""
+    application.status = status.value
+    application.rejection_reason = reason
+    if decided_by is not None:
+        application.decided_by = decided_by
+    application.updated_at = utcnow()
+    await audit.record(
+        session,
+        actor_id=decided_by,
+        action=action,
+        resource_type="license",
+        resource_id=application.id,
+        old_values={"status": LicenseStatus.PENDING.value},
+        new_values={"status": status.value, "reason": reason},
+    )
 
 
 async def withdraw_authorization(

@@ -56,6 +56,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ipmarket.kit.clock import utcnow
 from ipmarket.payments.ledger import PAYOUT_KINDS, REFUND, REFUND_FAILED, SALE
 from ipmarket.payments.models import (
+    SALE_TYPES,
+    SETTLED_STATUSES,
     AccountKind,
     LedgerAccount,
     LedgerEntry,
@@ -66,17 +68,13 @@ from ipmarket.payments.models import (
     RefundStatus,
     Transaction,
     TransactionStatus,
-    TransactionType,
     Transfer,
     TransferReversal,
 )
 from ipmarket.payments.service import split_of
-from ipmarket.payments.splits import Split, add_splits, split_refund
-from ipmarket.payments.transfers import parts_by_recipient, refund_parts
+from ipmarket.payments.splits import Split, add_splits, split_refund, split_refunds
+from ipmarket.payments.transfers import parts_by_recipient
 
-# The transactions that move money through a `sale` posting.
-SALE_TYPES = (TransactionType.PRODUCT_SALE.value, TransactionType.LICENSE_FEE.value)
-SETTLED_STATUSES = (TransactionStatus.COMPLETED.value, TransactionStatus.REFUNDED.value)
 USER_KINDS = (AccountKind.USER_PENDING.value, AccountKind.USER_AVAILABLE.value)
 
 # Transactions read per round trip.
@@ -890,13 +888,12 @@ def _transfer_problems(
         return []  # its revenue shares are malformed: named by the sales' check
     problems: list[str] = []
     refunded_by: dict[uuid.UUID, dict[uuid.UUID, int]] = {}
-    for refund_id, _ in refunds:
-        try:
-            given_back = refund_parts(original, refunds, until=refund_id)
-        except ValueError as exc:
-            problems.append(f"{name}: its refunds cannot be split ({exc})")
-            break
-        refunded_by[refund_id] = parts_by_recipient(given_back, tx.seller_id)
+    given_back = split_refunds(original, [amount for _, amount in refunds])
+    try:
+        for (refund_id, _), split in zip(refunds, given_back, strict=False):
+            refunded_by[refund_id] = parts_by_recipient(split, tx.seller_id)
+    except ValueError as exc:
+        problems.append(f"{name}: its refunds cannot be split ({exc})")
     for transfer in transfers:
         what = f"{name}: transfer {transfer.id} to user {transfer.recipient_id}"
         part = parts.get(transfer.recipient_id, 0)

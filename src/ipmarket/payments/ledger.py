@@ -303,16 +303,7 @@ async def available_at_least(
 
 async def platform_revenue_minor(session: AsyncSession, currency: str = CURRENCY) -> int:
     """The platform's fee revenue: the sum of the entries on its revenue account."""
-    total = await session.scalar(
-        select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0))
-        .select_from(LedgerEntry)
-        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-        .where(
-            LedgerAccount.kind == AccountKind.PLATFORM_REVENUE.value,
-            LedgerAccount.currency == currency,
-        )
-    )
-    return int(total or 0)
+    return await account_total(session, platform_revenue(currency))
 
 
 async def release_matured(session: AsyncSession, *, now: datetime, limit: int = 1000) -> int:

@@ -29,16 +29,15 @@ from decimal import Decimal
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.kit.clock import utcnow
 from ipmarket.kit.errors import PaymentFailed, ValidationFailed
 from ipmarket.licensing import LicenseApplication, LicenseStatus
+from ipmarket.payments.idempotency import HEADER
 from ipmarket.payments.models import Transaction, TransactionStatus, TransactionType
 from ipmarket.payments.providers import (
     IntentStatus,
     PaymentDeclined,
-    PaymentProvider,
     ProviderError,
 )
 from ipmarket.payments.service import PaymentService, ProviderUnavailable, call_provider
@@ -48,7 +47,6 @@ from ipmarket.settings import get_platform_settings
 log = structlog.get_logger(__name__)
 
 _FEE_NAMESPACE = uuid.UUID("2b0e6a53-1f6c-4a5e-9a8e-3c1d7e5b9f40")
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def fee_transaction_id(license_id: uuid.UUID) -> uuid.UUID:
@@ -59,9 +57,6 @@ def fee_transaction_id(license_id: uuid.UUID) -> uuid.UUID:
 
 class LicenseFeeService(PaymentService):
     """The fee side of licensing; completes and fails like any payment."""
-
-    def __init__(self, session: AsyncSession, provider: PaymentProvider | None = None) -> None:
-        super().__init__(session, provider)
 
     async def authorize_license_fee(
         self,
@@ -154,9 +149,9 @@ class LicenseFeeService(PaymentService):
         ):
             return True
         raise ValidationFailed(
-            f"This {IDEMPOTENCY_HEADER} was already used to pay with another payment "
+            f"This {HEADER} was already used to pay with another payment "
             "method; use a new key for a new attempt",
-            details={"reason": "idempotency_key_reused", "header": IDEMPOTENCY_HEADER},
+            details={"reason": "idempotency_key_reused", "header": HEADER},
         )
 
     async def capture_license_fee(self, license_id: uuid.UUID) -> Transaction | None:

@@ -41,6 +41,13 @@ class TransactionStatus(StrEnum):
     REFUNDED = "refunded"
 
 
+# Sales and license fees: the transactions that move money through a `sale` posting and
+# whose parts are transferred to their recipients.
+SALE_TYPES = (TransactionType.PRODUCT_SALE.value, TransactionType.LICENSE_FEE.value)
+# Paid transactions, whose parts belong to their recipients.
+SETTLED_STATUSES = (TransactionStatus.COMPLETED.value, TransactionStatus.REFUNDED.value)
+
+
 class Transaction(Base):
     """A sale or a license fee. Partitioned by year of `created_at` (seed §7.2), so the
     primary key includes it."""

@@ -49,24 +49,19 @@ from ipmarket.kit.errors import PaymentFailed, ValidationFailed
 from ipmarket.kit.ids import new_id
 from ipmarket.kit.money import CURRENCY, from_minor, to_minor
 from ipmarket.payments import accounts, ledger
-from ipmarket.payments.idempotency import RETENTION
+from ipmarket.payments.idempotency import is_continuation
 from ipmarket.payments.models import Payout, PayoutStatus
 from ipmarket.payments.providers import PaymentProvider, ProviderError, ProviderRejected
 from ipmarket.payments.repository import PaymentRepository
-from ipmarket.payments.service import get_provider
+from ipmarket.payments.service import MAX_REASON_LENGTH, PROVIDER_RETRY_WITHIN, get_provider
 from ipmarket.settings import get_platform_settings
 
 log = structlog.get_logger(__name__)
 
 # A pending payout this old is no longer being paid by the request that made it.
 RECONCILE_AFTER = timedelta(minutes=1)
-# Retried only while the provider still knows its idempotency key (Stripe keeps keys at least
-# 24 hours): a retry after that could pay twice. An older pending payout is left to an
-# operator, and `ipmarket ledger check` names it.
-RETRY_WITHIN = timedelta(hours=23)
 # Users looked at per query by the scheduled payouts.
 SCHEDULE_BATCH = 500
-MAX_REASON_LENGTH = 500
 
 _SCHEDULED = uuid.UUID("0b6f9a51-3c2e-4f57-9a0e-5d8c1e7b2f64")
 
@@ -131,7 +126,7 @@ class PayoutService:
         if payout_id is not None:
             earlier = await self.payments.payout(payout_id)
             if earlier is not None:
-                if earlier.user_id == user.id and earlier.created_at > utcnow() - RETENTION:
+                if earlier.user_id == user.id and is_continuation(earlier.created_at):
                     await commit(self.session)
                     return self._outcome(await self.settle(earlier))
                 payout_id = None  # the key was used before, and since forgotten
@@ -350,7 +345,7 @@ class PayoutService:
         """Pay again the pending payouts recorded before `now - RECONCILE_AFTER`, oldest
         first, at most `limit`; returns how they ended."""
         ids = await self.payments.stale_pending_payouts(
-            now - RECONCILE_AFTER, created_after=now - RETRY_WITHIN, limit=limit
+            now - RECONCILE_AFTER, created_after=now - PROVIDER_RETRY_WITHIN, limit=limit
         )
         await commit(self.session)
         counts = dict.fromkeys(PayoutStatus, 0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -20,7 +20,6 @@ from ipmarket.payments.models import (
     LedgerPosting,
     PaymentAccount,
     Payout,
-    PayoutStatus,
     ProviderEvent,
     Refund,
     RefundStatus,
@@ -64,6 +63,10 @@ def _party(user_id: uuid.UUID, role: str | None) -> ColumnElement[bool]:
     )
 
 
+# Rows that wait on the provider: refunds and payouts (both `pending` until settled).
+_Settled = TypeVar("_Settled", Refund, Payout)
+
+
 class PaymentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -88,11 +91,6 @@ class PaymentRepository:
         transaction (transactions are partitioned, so the id alone is not a unique key)."""
         await self.session.execute(
             select(func.pg_advisory_xact_lock(func.hashtextextended(str(transaction_id), 0)))
-        )
-
-    async def transaction_exists(self, transaction_id: uuid.UUID) -> bool:
-        return bool(
-            await self.session.scalar(select(exists().where(Transaction.id == transaction_id)))
         )
 
     async def by_reference(
@@ -175,12 +173,7 @@ class PaymentRepository:
 
     async def refund(self, refund_id: uuid.UUID, *, for_update: bool = False) -> Refund | None:
         """A refund as it is in the database now (not as this session last saw it)."""
-        stmt = (
-            select(Refund).where(Refund.id == refund_id).execution_options(populate_existing=True)
-        )
-        if for_update:
-            stmt = stmt.with_for_update()
-        return (await self.session.execute(stmt)).scalars().first()
+        return await self._current(Refund, refund_id, for_update=for_update)
 
     async def refund_by_reference(self, provider_reference: str) -> Refund | None:
         rows = await self.session.execute(
@@ -196,17 +189,7 @@ class PaymentRepository:
     ) -> list[uuid.UUID]:
         """Pending refunds recorded between `created_after` and `created_before`, oldest
         first."""
-        rows = await self.session.execute(
-            select(Refund.id)
-            .where(
-                Refund.status == RefundStatus.PENDING.value,
-                Refund.created_at < created_before,
-                Refund.created_at > created_after,
-            )
-            .order_by(Refund.created_at, Refund.id)
-            .limit(limit)
-        )
-        return list(rows.scalars())
+        return await self._pending_between(Refund, created_before, created_after, limit)
 
     async def payout_by_reference(
         self, provider_reference: str, *, for_update: bool = False
@@ -231,9 +214,6 @@ class PaymentRepository:
             .where(LedgerPosting.kind == SALE, LedgerPosting.reference == str(transaction_id))
         )
 
-    async def refund_exists(self, refund_id: uuid.UUID) -> bool:
-        return bool(await self.session.scalar(select(exists().where(Refund.id == refund_id))))
-
     async def payout_exists(self, payout_id: uuid.UUID) -> bool:
         return bool(await self.session.scalar(select(exists().where(Payout.id == payout_id))))
 
@@ -245,37 +225,33 @@ class PaymentRepository:
 
     async def payout(self, payout_id: uuid.UUID, *, for_update: bool = False) -> Payout | None:
         """A payout as it is in the database now (not as this session last saw it)."""
-        stmt = (
-            select(Payout).where(Payout.id == payout_id).execution_options(populate_existing=True)
-        )
-        if for_update:
-            stmt = stmt.with_for_update()
-        return (await self.session.execute(stmt)).scalars().first()
+        return await self._current(Payout, payout_id, for_update=for_update)
 
     async def stale_pending_payouts(
         self, created_before: datetime, *, created_after: datetime, limit: int
     ) -> list[uuid.UUID]:
         """Pending payouts recorded between `created_after` and `created_before`, oldest
         first."""
+        return await self._pending_between(Payout, created_before, created_after, limit)
+
+    async def _current(
+        self, model: type[_Settled], row_id: uuid.UUID, *, for_update: bool
+    ) -> _Settled | None:
+        stmt = select(model).where(model.id == row_id).execution_options(populate_existing=True)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalars().first()
+
+    async def _pending_between(
+        self, model: type[Refund | Payout], before: datetime, after: datetime, limit: int
+    ) -> list[uuid.UUID]:
         rows = await self.session.execute(
-            select(Payout.id)
-            .where(
-                Payout.status == PayoutStatus.PENDING.value,
-                Payout.created_at < created_before,
-                Payout.created_at > created_after,
-            )
-            .order_by(Payout.created_at, Payout.id)
+            select(model.id)
+            .where(model.status == "pending", model.created_at < before, model.created_at > after)
+            .order_by(model.created_at, model.id)
             .limit(limit)
         )
         return list(rows.scalars())
-
-    async def paid_out_minor(self, user_id: uuid.UUID, currency: str) -> int:
-        total = await self.session.scalar(
-            select(func.coalesce(func.sum(Payout.amount_minor), 0)).where(
-                Payout.user_id == user_id, Payout.currency == currency, Payout.status != "failed"
-            )
-        )
-        return int(total or 0)
 
     # --- connected accounts and transfers -----------------------------------------------
 

@@ -13,7 +13,7 @@ by what caused it, so nothing is posted twice.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -65,7 +65,7 @@ from ipmarket.payments.providers import (
     make_provider,
 )
 from ipmarket.payments.repository import PaymentRepository, TransactionFilters
-from ipmarket.payments.splits import Share, Split, split_refund, split_sale
+from ipmarket.payments.splits import Share, Split, split_refunds, split_sale
 from ipmarket.products import ProductRepository, ProductStatus
 from ipmarket.settings import get_platform_settings
 
@@ -75,13 +75,12 @@ T = TypeVar("T")
 
 # Stripe's largest charge (eight digits of minor units); a larger order is refused.
 MAX_CHARGE_MINOR = 99_999_999
-REFUND = ledger.REFUND
-PAYOUT = "payout"
 # A pending refund this old is no longer being made by the request that recorded it.
 REFUND_RECONCILE_AFTER = timedelta(minutes=1)
-# Provider calls are retried under their idempotency key only while the provider still knows
-# it (Stripe keeps keys at least 24 hours); a pending refund older than this is left to an
-# operator, and `ipmarket ledger check` names it.
+# Provider calls (refunds, payouts) are retried under their idempotency key only while the
+# provider still knows it (Stripe keeps keys at least 24 hours): a retry after that could move
+# the money twice. An older pending one is left to an operator; `ipmarket ledger check` names
+# it.
 PROVIDER_RETRY_WITHIN = timedelta(hours=23)
 MAX_REASON_LENGTH = 500
 RESERVATION_EXPIRED = "reservation_expired"
@@ -187,16 +186,6 @@ def split_of(tx: Transaction) -> Split:
 
 def recipients_of(tx: Transaction) -> set[uuid.UUID]:
     return {uuid.UUID(item["recipientId"]) for item in tx.revenue_shares}
-
-
-async def fresh_id(
-    wanted: uuid.UUID | None, taken: Callable[[uuid.UUID], Awaitable[bool]]
-) -> uuid.UUID:
-    """`wanted` (an id derived from the idempotency key) unless a row already has it:
-    a key reused after it was forgotten must not continue an old operation."""
-    if wanted is None or await taken(wanted):
-        return new_id()
-    return wanted
 
 
 def refund_key(refund_id: uuid.UUID) -> str:
@@ -814,12 +803,8 @@ class PaymentService:
                     "remaining": float(from_minor(remaining)),
                 },
             )
-        original = split_of(tx)
-        already: Split | None = None
-        for previous in earlier:
-            step = split_refund(original, previous.amount_minor, already_refunded=already)
-            already = step if already is None else _add(already, step)
-        part = split_refund(original, refund_minor, already_refunded=already)
+        amounts = [previous.amount_minor for previous in earlier] + [refund_minor]
+        *_, part = split_refunds(split_of(tx), amounts)
 
         now = utcnow()
         # Refunds of a transaction, failed ones included, are strictly ordered in time (their
@@ -1140,21 +1125,3 @@ class PaymentService:
         code = error.get("decline_code") or error.get("code") if isinstance(error, dict) else None
         await self._void(tx)
         await self.fail(tx, reason=f"declined: {code or 'payment_failed'}")
-
-
-def _add(a: Split, b: Split) -> Split:
-    """Two splits of the same parties, part by part."""
-    return Split(
-        amount_minor=a.amount_minor + b.amount_minor,
-        platform_fee_minor=a.platform_fee_minor + b.platform_fee_minor,
-        shares=tuple(
-            Share(
-                recipient_id=x.recipient_id,
-                license_id=x.license_id,
-                percentage=x.percentage,
-                amount_minor=x.amount_minor + y.amount_minor,
-            )
-            for x, y in zip(a.shares, b.shares, strict=True)
-        ),
-        seller_amount_minor=a.seller_amount_minor + b.seller_amount_minor,
-    )

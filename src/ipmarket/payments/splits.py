@@ -25,7 +25,7 @@ their sizes. Pure functions: no I/O, no clock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -144,6 +144,16 @@ def split_refund(
     parts = _bounded_largest_remainder(targets, refund_minor, rooms)
     shares = [(s.recipient_id, s.license_id, s.percentage) for s in original.shares]
     return _assemble(refund_minor, parts, shares)
+
+
+def split_refunds(original: Split, amounts: Iterable[int]) -> Iterator[Split]:
+    """The split of each of a sale's refunds, made one after the other for `amounts`: each
+    is `split_refund` of what the ones before it gave back."""
+    already: Split | None = None
+    for amount in amounts:
+        step = split_refund(original, amount, already_refunded=already)
+        yield step
+        already = step if already is None else add_splits(already, step)
 
 
 def add_splits(first: Split, second: Split) -> Split:

@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.identity import UserTotalsWanted
 from ipmarket.kit.hooks import on
-from ipmarket.payments.ledger import REFUND, REFUND_FAILED, SALE
-from ipmarket.payments.models import AccountKind, LedgerAccount, LedgerEntry, LedgerPosting
+from ipmarket.payments.ledger import REFUND, REFUND_FAILED, SALE, USER_KINDS
+from ipmarket.payments.models import LedgerAccount, LedgerEntry, LedgerPosting
 
 
 @on(UserTotalsWanted)
@@ -22,9 +22,7 @@ async def sum_revenue(session: AsyncSession, totals: UserTotalsWanted) -> None:
         .join(LedgerPosting, LedgerPosting.id == LedgerEntry.posting_id)
         .where(
             LedgerAccount.owner_id.in_(totals.user_ids),
-            LedgerAccount.kind.in_(
-                [AccountKind.USER_PENDING.value, AccountKind.USER_AVAILABLE.value]
-            ),
+            LedgerAccount.kind.in_([kind.value for kind in USER_KINDS]),
             LedgerPosting.kind.in_([SALE, REFUND, REFUND_FAILED]),
         )
         .group_by(LedgerAccount.owner_id)

@@ -34,26 +34,21 @@ from ipmarket.kit.clock import utcnow
 from ipmarket.payments.accounts import connected_account
 from ipmarket.payments.events import PaymentCompleted, RefundProcessed
 from ipmarket.payments.models import (
+    SALE_TYPES,
+    SETTLED_STATUSES,
     Refund,
     Transaction,
-    TransactionStatus,
-    TransactionType,
     Transfer,
-    TransferReversal,
 )
 from ipmarket.payments.providers import PaymentProvider
 from ipmarket.payments.repository import PaymentRepository
 from ipmarket.payments.service import get_provider, split_of
-from ipmarket.payments.splits import Split, add_splits, split_refund
+from ipmarket.payments.splits import Split, split_refunds
 
 log = structlog.get_logger(__name__)
 
 TRANSFER_CONSUMER = "payments.transfer_earnings"
 REVERSAL_CONSUMER = "payments.reverse_transfers"
-
-# Transactions whose parts belong to their recipients.
-SETTLED = (TransactionStatus.COMPLETED.value, TransactionStatus.REFUNDED.value)
-TRANSFERRED_TYPES = (TransactionType.PRODUCT_SALE.value, TransactionType.LICENSE_FEE.value)
 
 
 def transfer_key(transaction_id: uuid.UUID, recipient_id: uuid.UUID) -> str:
@@ -79,13 +74,11 @@ def refund_parts(
 ) -> Split:
     """The parts refund `until` gave back, given the transaction's refunds (id, amount) in
     the order they were made: the same computation as that refund's ledger posting."""
-    already: Split | None = None
-    for refund_id, amount in refunds:
-        step = split_refund(original, amount, already_refunded=already)
-        if refund_id == until:
-            return step
-        already = step if already is None else add_splits(already, step)
-    raise ValueError(f"refund {until} is not one of the transaction's")
+    ids = [refund_id for refund_id, _ in refunds]
+    if until not in ids:
+        raise ValueError(f"refund {until} is not one of the transaction's")
+    *_, made = split_refunds(original, [amount for _, amount in refunds[: ids.index(until) + 1]])
+    return made
 
 
 class TransferService:
@@ -102,12 +95,14 @@ class TransferService:
         yet; returns every transfer of the transaction, by recipient. Raises ProviderError
         (the delivery is retried) when the provider fails."""
         tx = await self.payments.transaction(transaction_id)
-        if tx is None or tx.transaction_type not in TRANSFERRED_TYPES or tx.status not in SETTLED:
-            log.info(
-                "payments.transfer_skipped",
-                transaction_id=str(transaction_id),
-                status=tx.status if tx is not None else None,
-            )
+        if tx is None:
+            log.info("payments.transfer_skipped", transaction_id=str(transaction_id), status=None)
+            return {}
+        return await self._transfer_parts(tx)
+
+    async def _transfer_parts(self, tx: Transaction) -> dict[uuid.UUID, Transfer]:
+        if tx.transaction_type not in SALE_TYPES or tx.status not in SETTLED_STATUSES:
+            log.info("payments.transfer_skipped", transaction_id=str(tx.id), status=tx.status)
             return {}
         made = {t.recipient_id: t for t in await self.payments.transfers_of(tx.id)}
         wanted = parts_by_recipient(split_of(tx), tx.seller_id)
@@ -146,16 +141,16 @@ class TransferService:
             recorded=recorded,
         )
 
-    async def reverse_for_refund(self, refund_id: uuid.UUID) -> list[TransferReversal]:
+    async def reverse_for_refund(self, refund_id: uuid.UUID) -> None:
         """Take each recipient's part of a refund back from their transfer (once per refund
-        and recipient); returns the refund's reversals."""
+        and recipient)."""
         refund = await self.session.get(Refund, refund_id)
         if refund is None:
             log.warning("payments.reversal_skipped", refund_id=str(refund_id), reason="no refund")
-            return []
+            return
         tx = await self.payments.transaction(refund.transaction_id)
         assert tx is not None  # a refund belongs to a transaction
-        transfers = await self.transfer_parts(tx.id)
+        transfers = await self._transfer_parts(tx)
         refunds = [(r.id, r.amount_minor) for r in await self.payments.refunds_of(tx.id)]
         part = refund_parts(split_of(tx), refunds, until=refund_id)
         done = {r.transfer_id for r in await self.payments.reversals_of_refund(refund_id)}
@@ -188,7 +183,6 @@ class TransferService:
                 amount_minor=amount,
                 reversal=reference,
             )
-        return await self.payments.reversals_of_refund(refund_id)
 
 
 # --- event consumers --------------------------------------------------------------------------
