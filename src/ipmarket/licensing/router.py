@@ -12,6 +12,7 @@ from ipmarket.identity import OPTIONAL_AUTH, Authorize, MaybePrincipal, Permissi
 from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import APIResponse, error_responses, ok, paged
 from ipmarket.kit.errors import ValidationFailed
+from ipmarket.kit.idempotency import HEADER, KEY_MAX_LENGTH, KEY_PATTERN, REPLAYED_HEADER, RETENTION
 from ipmarket.kit.money import from_minor
 from ipmarket.kit.pagination import Paging
 from ipmarket.licensing.models import LicenseApplication, LicenseTerms
@@ -24,12 +25,7 @@ from ipmarket.licensing.schemas import (
     LicenseTermsRead,
     LicenseTermsUpdate,
 )
-from ipmarket.licensing.service import (
-    FEE_HOLD_WINDOW,
-    IDEMPOTENCY_HEADER,
-    IDEMPOTENCY_KEY_RETENTION,
-    LicensingService,
-)
+from ipmarket.licensing.service import FEE_HOLD_WINDOW, LicensingService
 
 terms_router = APIRouter(prefix="/ip-assets/{asset_id}/licenses", tags=["licenses"])
 router = APIRouter(prefix="/licenses", tags=["licenses"])
@@ -59,15 +55,14 @@ AdminRevoker = Annotated[Principal, Depends(Authorize(Permission.REVOKE_LICENSES
 
 # Application ids derived from (applicant, Idempotency-Key).
 _APPLICATION_NAMESPACE = uuid.UUID("8d7c1e2a-4b7f-4f0e-b1a3-6e9d2c5f7a18")
-REPLAYED_HEADER = "Idempotent-Replayed"
 
 ApplyKeyHeader = Annotated[
     str | None,
     Header(
-        alias=IDEMPOTENCY_HEADER,
+        alias=HEADER,
         min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
+        max_length=KEY_MAX_LENGTH,
+        pattern=KEY_PATTERN,
         description=(
             "Required when the body has a `paymentMethod` (the base fee is authorised on it): "
             "a unique key per application, e.g. a UUID v4. A retry with the same key and body "
@@ -96,7 +91,7 @@ id: a retry under the same key answers with the application already made (201, h
 provider under the same keys, so the fee is never authorised twice. The same key with another
 body is a 422 (`details.reason = idempotency_key_reused`); two requests racing under one key
 make one application. A key is honoured for {
-    int(IDEMPOTENCY_KEY_RETENTION.total_seconds() // 3600)
+    int(RETENTION.total_seconds() // 3600)
 } hours. After a 402, use a new key to try another card.
 """
 
@@ -211,11 +206,11 @@ async def apply(
 ) -> APIResponse[LicenseApplicationRead]:
     if body.payment_method is not None and idempotency_key is None:
         raise ValidationFailed(
-            f"An {IDEMPOTENCY_HEADER} header is required with a paymentMethod",
+            f"An {HEADER} header is required with a paymentMethod",
             details={
                 "reason": "idempotency_key_required",
-                "header": IDEMPOTENCY_HEADER,
-                "errors": [{"field": IDEMPOTENCY_HEADER, "message": "required with paymentMethod"}],
+                "header": HEADER,
+                "errors": [{"field": HEADER, "message": "required with paymentMethod"}],
             },
         )
     application_id = (

@@ -40,6 +40,7 @@ from ipmarket.kit.errors import (
     ValidationFailed,
 )
 from ipmarket.kit.hooks import dispatch
+from ipmarket.kit.idempotency import HEADER, is_continuation
 from ipmarket.kit.ids import new_id
 from ipmarket.kit.money import from_minor, to_minor
 from ipmarket.licensing.events import (
@@ -63,10 +64,6 @@ from ipmarket.settings import get_platform_settings
 # application whose fee is held that long without a decision expires, its hold released,
 # and an approval from then on is refused (409) rather than capturing a lapsed hold.
 FEE_HOLD_WINDOW = timedelta(days=7)
-# How long an application's Idempotency-Key is honoured (as Stripe keeps keys): a key used
-# again after that makes a new application.
-IDEMPOTENCY_KEY_RETENTION = timedelta(hours=24)
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 WITHDRAWN_REASON = "Withdrawn by the applicant"
 LAPSED_REASON = (
     f"Not decided within {FEE_HOLD_WINDOW.days} days: the hold on the applicant's card for "
@@ -307,13 +304,13 @@ class LicensingService:
     ) -> Applied | None:
         """The application an earlier request under the same key made, while the key is
         honoured (None after that); another request under the key is a 422."""
-        if existing.created_at <= utcnow() - IDEMPOTENCY_KEY_RETENTION:
+        if not is_continuation(existing.created_at):
             return None
         if not _same_request(existing, principal, data):
             raise ValidationFailed(
-                f"This {IDEMPOTENCY_HEADER} was already used for a different application; "
+                f"This {HEADER} was already used for a different application; "
                 "use a new key for a new request",
-                details={"reason": "idempotency_key_reused", "header": IDEMPOTENCY_HEADER},
+                details={"reason": "idempotency_key_reused", "header": HEADER},
             )
         return Applied(existing, replayed=True)
 

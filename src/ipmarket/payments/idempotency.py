@@ -39,7 +39,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 import structlog
@@ -53,17 +53,33 @@ from ipmarket.kit.db import commit, discard_after_commit
 from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import error_payload
 from ipmarket.kit.errors import AppError, Conflict, ValidationFailed
+from ipmarket.kit.idempotency import (
+    HEADER,
+    KEY_MAX_LENGTH,
+    KEY_PATTERN,
+    REPLAYED_HEADER,
+    RETENTION,
+    is_continuation,
+)
 from ipmarket.kit.ids import new_id
 from ipmarket.payments.repository import PaymentRepository
 
 log = structlog.get_logger(__name__)
 
-HEADER = "Idempotency-Key"
-REPLAYED_HEADER = "Idempotent-Replayed"
 # A key still in flight after this long belongs to a request that died.
 STALE_AFTER = timedelta(minutes=5)
-# Keys are kept this long (Stripe keeps them 24 hours), then purged.
-RETENTION = timedelta(hours=24)
+
+__all__ = [
+    "HEADER",
+    "REPLAYED_HEADER",
+    "RETENTION",
+    "STALE_AFTER",
+    "Idempotency",
+    "IdempotentRequest",
+    "is_continuation",
+    "purge_expired_keys",
+    "request_hash",
+]
 
 _NAMESPACE = uuid.UUID("5f0c8f6e-7f0d-4d0b-9a59-6b1f1c2f4a11")
 
@@ -72,8 +88,8 @@ KeyHeader = Annotated[
     Header(
         alias=HEADER,
         min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
+        max_length=KEY_MAX_LENGTH,
+        pattern=KEY_PATTERN,
         description=(
             "A unique key per operation (a UUID v4 is a good choice). A retry with the same "
             "key and body replays the first response; another body under the key is a 422; "
@@ -239,12 +255,6 @@ class IdempotentRequest:
             # The key stays in flight; it is taken over once stale.
             log.exception("idempotency.release_failed", path=self.path)
             await self.session.rollback()
-
-
-def is_continuation(created_at: datetime) -> bool:
-    """Whether a row with a key-derived id was made under the key as it is now, rather than
-    under an earlier use of the key that has since been purged."""
-    return created_at > utcnow() - RETENTION
 
 
 async def _idempotent_request(
