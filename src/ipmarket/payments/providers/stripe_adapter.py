@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import re
 import weakref
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
 
@@ -65,6 +66,10 @@ _STATUSES = {
 _SECRET_PATTERN = re.compile(r"\b(?:sk|rk|whsec)_[A-Za-z0-9_]+")
 
 
+# Intents whose charge is remembered (see StripeProvider._charge_of).
+CHARGES_REMEMBERED = 1024
+
+
 class StripeProvider:
     """The PaymentProvider port on Stripe.
 
@@ -94,6 +99,9 @@ class StripeProvider:
         self._clients: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, tuple[stripe.StripeClient, stripe.HTTPXClient]
         ] = weakref.WeakKeyDictionary()
+        # The charge of each recently paid intent: an order's transfers (one per recipient)
+        # all name it, and a paid intent's charge never changes.
+        self._charges: OrderedDict[str, str] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"StripeProvider(api_base={self._api_base!r})"
@@ -223,20 +231,33 @@ class StripeProvider:
         if source_payment is not None:
             # Tied to the buyer's charge, the transfer goes at once, not when the charge's
             # funds become available to the platform (days later).
-            intent = await self._call(
-                "retrieve a PaymentIntent",
-                lambda: client.v1.payment_intents.retrieve_async(
-                    source_payment, None, self._options()
-                ),
-            )
-            charge = intent.latest_charge
+            charge = await self._charge_of(source_payment)
             if charge is not None:
-                params["source_transaction"] = charge if isinstance(charge, str) else charge.id
+                params["source_transaction"] = charge
         transfer = await self._call(
             "create a transfer",
             lambda: client.v1.transfers.create_async(params, self._options(idempotency_key)),
         )
         return transfer.id
+
+    async def _charge_of(self, intent_id: str) -> str | None:
+        """The charge that paid an intent (None while it has none)."""
+        if intent_id in self._charges:
+            self._charges.move_to_end(intent_id)
+            return self._charges[intent_id]
+        client = self._client()
+        intent = await self._call(
+            "retrieve a PaymentIntent",
+            lambda: client.v1.payment_intents.retrieve_async(intent_id, None, self._options()),
+        )
+        charge = intent.latest_charge
+        if charge is None:
+            return None
+        charge_id = charge if isinstance(charge, str) else charge.id
+        self._charges[intent_id] = charge_id
+        if len(self._charges) > CHARGES_REMEMBERED:
+            self._charges.popitem(last=False)
+        return charge_id
 
     async def reverse_transfer(
         self, transfer_id: str, *, amount_minor: int, idempotency_key: str
