@@ -28,11 +28,10 @@ import uuid
 from decimal import Decimal
 
 import structlog
-from sqlalchemy import select
 
 from ipmarket.kit.clock import utcnow
 from ipmarket.kit.errors import PaymentFailed, ValidationFailed
-from ipmarket.licensing import LicenseApplication, LicenseStatus
+from ipmarket.licensing import LicenseStatus
 from ipmarket.payments.idempotency import HEADER
 from ipmarket.payments.models import Transaction, TransactionStatus, TransactionType
 from ipmarket.payments.providers import (
@@ -241,7 +240,7 @@ class LicenseFeeService(PaymentService):
         released (cancelled, or refunded when captured) when it was rejected, withdrawn or
         lapsed. Returns how many were settled."""
         settled = 0
-        for tx, license_status in await self._pending_fees_of_decided_licenses(limit):
+        for tx, license_status in await self.payments.pending_fees_of_decided_licenses(limit):
             if license_status == LicenseStatus.APPROVED:
                 settled += await self._complete_if_captured(tx)
             else:
@@ -266,20 +265,3 @@ class LicenseFeeService(PaymentService):
             return False
         await self.complete(tx)
         return True
-
-    async def _pending_fees_of_decided_licenses(self, limit: int) -> list[tuple[Transaction, str]]:
-        """Pending fees whose license is no longer pending, locked; rows a request holds are
-        skipped (it is settling them)."""
-        rows = await self.session.execute(
-            select(Transaction, LicenseApplication.status)
-            .join(LicenseApplication, LicenseApplication.id == Transaction.license_id)
-            .where(
-                Transaction.transaction_type == TransactionType.LICENSE_FEE,
-                Transaction.status == TransactionStatus.PENDING,
-                LicenseApplication.status != LicenseStatus.PENDING,
-            )
-            .order_by(Transaction.created_at, Transaction.id)
-            .limit(limit)
-            .with_for_update(of=Transaction, skip_locked=True)
-        )
-        return [(tx, status) for tx, status in rows.all()]

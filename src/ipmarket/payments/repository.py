@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.kit.ids import new_id
+from ipmarket.licensing import LicenseApplication, LicenseStatus
 from ipmarket.payments.ledger import SALE
 from ipmarket.payments.models import (
     IdempotencyKey,
@@ -112,6 +113,23 @@ class PaymentRepository:
         if for_update:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalars().first()
+
+    async def pending_fees_of_decided_licenses(self, limit: int) -> list[tuple[Transaction, str]]:
+        """Pending fees whose license is no longer pending, locked; rows a request holds are
+        skipped (it is settling them)."""
+        rows = await self.session.execute(
+            select(Transaction, LicenseApplication.status)
+            .join(LicenseApplication, LicenseApplication.id == Transaction.license_id)
+            .where(
+                Transaction.transaction_type == TransactionType.LICENSE_FEE,
+                Transaction.status == TransactionStatus.PENDING,
+                LicenseApplication.status != LicenseStatus.PENDING,
+            )
+            .order_by(Transaction.created_at, Transaction.id)
+            .limit(limit)
+            .with_for_update(of=Transaction, skip_locked=True)
+        )
+        return [(tx, status) for tx, status in rows.all()]
 
     async def due_reservations(self, now: datetime, *, limit: int) -> list[Transaction]:
         """Pending sales whose reservation has ended, locked; rows another process holds
