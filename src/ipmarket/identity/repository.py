@@ -16,17 +16,13 @@ class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:
-        """The user; with `for_update`, locked and re-read even if already loaded."""
+    async def get(self, user_id: uuid.UUID) -> User | None:
+        """The user, unlocked (to lock it: `ipmarket.identity.locks`)."""
         stmt = select(User).where(User.id == user_id)
-        if for_update:
-            stmt = stmt.with_for_update().execution_options(populate_existing=True)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def by_email(self, email: str, *, for_update: bool = False) -> User | None:
+    async def by_email(self, email: str) -> User | None:
         stmt = select(User).where(User.email == email.lower())
-        if for_update:
-            stmt = stmt.with_for_update().execution_options(populate_existing=True)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def taken(
@@ -120,17 +116,6 @@ class SessionRepository:
         self.session.add(token)
         await self.session.flush()
 
-    async def token_by_hash(self, token_hash: str) -> tuple[RefreshToken, AuthSession] | None:
-        """The refresh token and its session, both locked so rotations are serialised."""
-        stmt = (
-            select(RefreshToken, AuthSession)
-            .join(AuthSession, AuthSession.id == RefreshToken.session_id)
-            .where(RefreshToken.token_hash == token_hash)
-            .with_for_update()
-        )
-        row = (await self.session.execute(stmt)).one_or_none()
-        return (row[0], row[1]) if row else None
-
     async def revoke_all_of_user(
         self, user_id: uuid.UUID, *, now: datetime, reason: str, keep: uuid.UUID | None = None
     ) -> int:
@@ -152,19 +137,6 @@ class OneTimeTokenRepository:
     async def add(self, token: OneTimeToken) -> None:
         self.session.add(token)
         await self.session.flush()
-
-    async def usable(self, token_hash: str, purpose: str, *, now: datetime) -> OneTimeToken | None:
-        stmt = (
-            select(OneTimeToken)
-            .where(
-                OneTimeToken.token_hash == token_hash,
-                OneTimeToken.purpose == purpose,
-                OneTimeToken.used_at.is_(None),
-                OneTimeToken.expires_at > now,
-            )
-            .with_for_update()
-        )
-        return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def spend_all(self, user_id: uuid.UUID, purpose: str, *, now: datetime) -> None:
         """Retire every unused token of this purpose (a newer one replaces them)."""

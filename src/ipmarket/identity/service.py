@@ -21,6 +21,12 @@ from ipmarket.identity.events import (
     UserSuspended,
     UserVerified,
 )
+from ipmarket.identity.locks import (
+    lock_refresh_token,
+    lock_usable_one_time_token,
+    lock_user,
+    lock_user_by_email,
+)
 from ipmarket.identity.models import (
     USERNAME_LOWER_INDEX,
     AdminLevel,
@@ -219,7 +225,7 @@ class IdentityService:
         the caller commits that record before answering."""
         platform = await get_platform_settings(self.session)
         now = utcnow()
-        user = await self.users.by_email(email, for_update=True)
+        user = await lock_user_by_email(self.session, email)
         if user is None:
             verify_password(DUMMY_HASH, password)  # same cost as a real check
             raise Unauthorized("Invalid email or password")
@@ -321,7 +327,7 @@ class IdentityService:
         """Rotate a refresh token. Presenting a spent one ends its whole session (family);
         that revocation is flushed before raising so the caller can commit it."""
         now = utcnow()
-        found = await self.sessions.token_by_hash(token_digest(refresh_token))
+        found = await lock_refresh_token(self.session, token_digest(refresh_token))
         if found is None:
             raise Unauthorized("Invalid refresh token")
         token, auth_session = found
@@ -367,7 +373,7 @@ class IdentityService:
         return self._tokens(user, auth_session.id, new_refresh, now)
 
     async def logout(self, refresh_token: str) -> None:
-        found = await self.sessions.token_by_hash(token_digest(refresh_token))
+        found = await lock_refresh_token(self.session, token_digest(refresh_token))
         if found is None:
             raise Unauthorized("Invalid refresh token")
         _, auth_session = found
@@ -412,14 +418,14 @@ class IdentityService:
 
     async def reset_password(self, token: str, password: str) -> None:
         now = utcnow()
-        found = await self.one_time.usable(
-            token_digest(token), OneTimeTokenPurpose.RESET_PASSWORD, now=now
+        found = await lock_usable_one_time_token(
+            self.session, token_digest(token), OneTimeTokenPurpose.RESET_PASSWORD, now=now
         )
         if found is None:
             raise ValidationFailed(
                 "Reset token is invalid, used or expired", details={"field": "token"}
             )
-        user = await self.users.get(found.user_id, for_update=True)
+        user = await lock_user(self.session, found.user_id)
         if user is None:
             raise ValidationFailed(
                 "Reset token is invalid, used or expired", details={"field": "token"}
@@ -443,12 +449,12 @@ class IdentityService:
 
     async def verify_email(self, token: str) -> User:
         now = utcnow()
-        found = await self.one_time.usable(
-            token_digest(token), OneTimeTokenPurpose.VERIFY_EMAIL, now=now
+        found = await lock_usable_one_time_token(
+            self.session, token_digest(token), OneTimeTokenPurpose.VERIFY_EMAIL, now=now
         )
         if found is None:
             raise NotFound("Verification token is invalid, used or expired")
-        user = await self.users.get(found.user_id, for_update=True)
+        user = await lock_user(self.session, found.user_id)
         if user is None:
             raise NotFound("Verification token is invalid, used or expired")
         found.used_at = now
@@ -545,7 +551,7 @@ class IdentityService:
         platform = await get_platform_settings(self.session)
         now = utcnow()
         # Lock and re-read the row so that concurrent failures are all counted.
-        await self.users.get(user.id, for_update=True)
+        await lock_user(self.session, user.id)
         if user.locked_until is not None and user.locked_until > now:
             verify_password(DUMMY_HASH, password)  # a refusal as slow as a real check
             raise self._locked(user.locked_until, now)
@@ -640,7 +646,7 @@ class UserAdministration:
     async def _target(self, user_id: uuid.UUID, actor: User) -> User:
         """The user `actor` may change, locked; refused for themselves and, unless the actor
         is a super admin, for any administrator (admin, super admin or moderator)."""
-        user = await self.users.get(user_id, for_update=True)
+        user = await lock_user(self.session, user_id)
         if user is None:
             raise NotFound("User not found")
         if user.id == actor.id:

@@ -9,6 +9,7 @@ from ipmarket.ip_assets.hooks import (
     DerivativeApproving,
     DerivativeProposed,
 )
+from ipmarket.ip_assets.locks import lock_asset
 from ipmarket.ip_assets.models import AssetStatus, IPAsset, VerificationStatus
 from ipmarket.ip_assets.repository import IPAssetRepository
 from ipmarket.ip_assets.rules import Duration, Territory, parse_duration, parse_territory
@@ -26,6 +27,7 @@ __all__ = [
     "Territory",
     "VerificationStatus",
     "licensable",
+    "lock_asset",
     "parse_duration",
     "parse_territory",
     "suspend_derivatives",

@@ -32,10 +32,9 @@ class IPAssetRepository:
         await self.session.flush()
         return asset
 
-    async def get(self, asset_id: uuid.UUID, *, for_update: bool = False) -> IPAsset | None:
+    async def get(self, asset_id: uuid.UUID) -> IPAsset | None:
+        """The asset, unlocked (to lock it: `ipmarket.ip_assets.locks.lock_asset`)."""
         stmt = select(IPAsset).where(IPAsset.id == asset_id)
-        if for_update:
-            stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def get_many(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, IPAsset]:
@@ -107,21 +106,6 @@ class IPAssetRepository:
             .limit(limit)
         )
         return list(rows.scalars()), int(total)
-
-    async def derived_from(self, license_ids: Sequence[uuid.UUID]) -> list[IPAsset]:
-        """Live derivative assets made under any of `license_ids`, locked."""
-        if not license_ids:
-            return []
-        rows = await self.session.execute(
-            select(IPAsset)
-            .where(
-                IPAsset.parent_license_id.in_(set(license_ids)),
-                IPAsset.status != AssetStatus.DELETED,
-            )
-            .order_by(IPAsset.id)
-            .with_for_update()
-        )
-        return list(rows.scalars())
 
     async def suspend(self, asset_ids: Sequence[uuid.UUID], *, reason: str, now: datetime) -> None:
         if asset_ids:

@@ -23,6 +23,7 @@ from ipmarket.ip_assets.hooks import (
     DerivativeApproving,
     DerivativeProposed,
 )
+from ipmarket.ip_assets.locks import lock_asset, lock_derived_from
 from ipmarket.ip_assets.models import AssetStatus, IPAsset, VerificationStatus
 from ipmarket.ip_assets.repository import AssetFilters, IPAssetRepository
 from ipmarket.ip_assets.schemas import IPAssetCreate, IPAssetUpdate
@@ -92,7 +93,11 @@ class IPAssetService:
     async def owned(
         self, asset_id: uuid.UUID, owner: Principal, *, for_update: bool = True
     ) -> IPAsset:
-        asset = await self.assets.get(asset_id, for_update=for_update)
+        asset = (
+            await lock_asset(self.session, asset_id)
+            if for_update
+            else await self.assets.get(asset_id)
+        )
         if asset is None or asset.status == AssetStatus.DELETED:
             raise NotFound("IP asset not found")
         if asset.creator_id != owner.id:
@@ -269,7 +274,7 @@ class IPAssetService:
     async def review(
         self, reviewer: Principal, asset_id: uuid.UUID, decision: str, reason: str | None
     ) -> IPAsset:
-        asset = await self.assets.get(asset_id, for_update=True)
+        asset = await lock_asset(self.session, asset_id)
         if asset is None or asset.status == AssetStatus.DELETED:
             raise NotFound("IP asset not found")
         if asset.verification_status != VerificationStatus.PENDING or asset.submitted_at is None:
@@ -352,6 +357,6 @@ async def suspend_derivatives(
 ) -> list[IPAsset]:
     """Suspend the derivative assets made under any of `license_ids`; returns them."""
     repo = IPAssetRepository(session)
-    derived = await repo.derived_from(license_ids)
+    derived = await lock_derived_from(session, license_ids)
     await repo.suspend([a.id for a in derived], reason=reason, now=utcnow())
     return derived

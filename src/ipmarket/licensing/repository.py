@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from ipmarket.ip_assets import IPAsset
-from ipmarket.licensing.models import FeeStatus, LicenseApplication, LicenseStatus, LicenseTerms
+from ipmarket.licensing.models import LicenseApplication, LicenseStatus, LicenseTerms
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,9 @@ class TermsRepository:
         await self.session.flush()
         return terms
 
-    async def get(self, terms_id: uuid.UUID, *, for_update: bool = False) -> LicenseTerms | None:
+    async def get(self, terms_id: uuid.UUID) -> LicenseTerms | None:
+        """The terms, unlocked (to lock them: `ipmarket.licensing.locks`)."""
         stmt = select(LicenseTerms).where(LicenseTerms.id == terms_id)
-        if for_update:
-            stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def of_asset(self, asset_id: uuid.UUID, *, current_only: bool) -> list[LicenseTerms]:
@@ -78,12 +77,9 @@ class LicenseRepository:
         await self.session.flush()
         return application
 
-    async def get(
-        self, license_id: uuid.UUID, *, for_update: bool = False
-    ) -> LicenseApplication | None:
+    async def get(self, license_id: uuid.UUID) -> LicenseApplication | None:
+        """The application, unlocked (to lock it: `ipmarket.licensing.locks`)."""
         stmt = select(LicenseApplication).where(LicenseApplication.id == license_id)
-        if for_update:
-            stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def pending_exists(self, terms_id: uuid.UUID, applicant_id: uuid.UUID) -> bool:
@@ -235,38 +231,6 @@ class LicenseRepository:
             .limit(limit)
         )
         return list(rows.scalars()), int(total)
-
-    async def due_to_expire(self, now: datetime, *, limit: int) -> list[LicenseApplication]:
-        rows = await self.session.execute(
-            select(LicenseApplication)
-            .where(
-                LicenseApplication.status == LicenseStatus.APPROVED,
-                LicenseApplication.expires_at.is_not(None),
-                LicenseApplication.expires_at <= now,
-            )
-            .order_by(LicenseApplication.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return list(rows.scalars())
-
-    async def lapsing_fee_holds(
-        self, held_since: datetime, *, limit: int
-    ) -> list[LicenseApplication]:
-        """Pending applications whose fee has been authorised since `held_since` or longer,
-        locked; rows a request holds are skipped (it is deciding on them)."""
-        rows = await self.session.execute(
-            select(LicenseApplication)
-            .where(
-                LicenseApplication.status == LicenseStatus.PENDING,
-                LicenseApplication.fee_status == FeeStatus.AUTHORIZED,
-                LicenseApplication.created_at <= held_since,
-            )
-            .order_by(LicenseApplication.created_at, LicenseApplication.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return list(rows.scalars())
 
     async def terms_of(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, LicenseTerms]:
         if not ids:

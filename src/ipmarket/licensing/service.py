@@ -27,6 +27,7 @@ from ipmarket.ip_assets import (
     IPAsset,
     IPAssetRepository,
     licensable,
+    lock_asset,
     parse_duration,
     suspend_derivatives,
 )
@@ -53,6 +54,12 @@ from ipmarket.licensing.events import (
     LicenseFeeReleasing,
     LicenseRejected,
     LicenseRevoked,
+)
+from ipmarket.licensing.locks import (
+    lock_application,
+    lock_due_to_expire,
+    lock_lapsing_fee_holds,
+    lock_terms,
 )
 from ipmarket.licensing.models import FeeStatus, LicenseApplication, LicenseStatus, LicenseTerms
 from ipmarket.licensing.repository import ChainLink, LicenseRepository, TermsRepository
@@ -164,7 +171,7 @@ class LicensingService:
     # --- terms ----------------------------------------------------------------------------
 
     async def _own_asset(self, asset_id: uuid.UUID, principal: Principal) -> IPAsset:
-        asset = await self.assets.get(asset_id, for_update=True)
+        asset = await lock_asset(self.session, asset_id)
         if asset is None or asset.status == AssetStatus.DELETED:
             raise NotFound("IP asset not found")
         if asset.creator_id != principal.id:
@@ -229,7 +236,7 @@ class LicensingService:
         asset = await self._own_asset(asset_id, principal)
         if asset.status != AssetStatus.ACTIVE:
             raise Conflict(f"IP asset is {asset.status}")
-        terms = await self.terms.get(terms_id, for_update=True)
+        terms = await lock_terms(self.session, terms_id)
         if terms is None or terms.ip_asset_id != asset.id:
             raise NotFound("License terms not found for this IP asset")
         if not terms.is_current:
@@ -341,13 +348,15 @@ class LicensingService:
                 if replay is not None:
                     return replay
                 application_id = None  # a key used again after it was forgotten: a new one
-        asset = await self.assets.get(data.ip_asset_id)
+        # The asset first, then its terms (`ipmarket.kit.locks`): an edit of the terms
+        # (which holds the asset) and an auto-approval (which takes it) wait their turn.
+        asset = await lock_asset(self.session, data.ip_asset_id)
         if asset is None or not licensable(asset):
             raise NotFound("IP asset not found or not open for licensing")
         if asset.creator_id == principal.id:
             raise Forbidden("You cannot license your own asset")
         # Locked: an edit of these terms waits for this application, then makes a new version.
-        terms = await self.terms.get(data.license_terms_id, for_update=True)
+        terms = await lock_terms(self.session, data.license_terms_id)
         if terms is None or terms.ip_asset_id != asset.id:
             raise ValidationFailed(
                 "These license terms do not belong to this IP asset",
@@ -456,7 +465,7 @@ class LicensingService:
     async def _decidable(
         self, license_id: uuid.UUID, principal: Principal, admin_permission: Permission
     ) -> LicenseApplication:
-        application = await self.licenses.get(license_id, for_update=True)
+        application = await lock_application(self.session, license_id)
         if application is None:
             raise NotFound("License not found")
         if application.applicant_id == principal.id:
@@ -479,7 +488,7 @@ class LicensingService:
     ) -> None:
         now = utcnow()
         # Lock the asset: approvals of the same asset are decided one at a time.
-        asset = await self.assets.get(application.ip_asset_id, for_update=True)
+        asset = await lock_asset(self.session, application.ip_asset_id)
         if asset is None or not licensable(asset):
             raise Conflict("The IP asset is not open for licensing")
         terms = await self.terms.get(application.license_terms_id)
@@ -589,7 +598,7 @@ class LicensingService:
     async def withdraw(self, principal: Principal, license_id: uuid.UUID) -> LicenseApplication:
         """The applicant takes back a pending application; its fee is released. Recorded
         as rejected, with the reason `WITHDRAWN_REASON` and the applicant as the decider."""
-        application = await self.licenses.get(license_id, for_update=True)
+        application = await lock_application(self.session, license_id)
         if application is None:
             raise NotFound("License not found")
         if application.applicant_id != principal.id:
@@ -706,9 +715,7 @@ async def release_fee(
 async def expire_lapsed_fee_holds(session: AsyncSession, *, limit: int = 200) -> int:
     """Pending applications whose fee has been held on the card for `FEE_HOLD_WINDOW`
     expire: the hold is released, the applicant may apply again. Returns how many."""
-    due = await LicenseRepository(session).lapsing_fee_holds(
-        utcnow() - FEE_HOLD_WINDOW, limit=limit
-    )
+    due = await lock_lapsing_fee_holds(session, utcnow() - FEE_HOLD_WINDOW, limit=limit)
     for application in due:
         await _close_pending(
             session,
@@ -789,7 +796,7 @@ async def expire_due(session: AsyncSession, *, limit: int = 500) -> int:
     """Mark approved licenses past their expiry as expired, with the same cascade as a
     revocation. Returns how many expired."""
     now = utcnow()
-    due = await LicenseRepository(session).due_to_expire(now, limit=limit)
+    due = await lock_due_to_expire(session, now, limit=limit)
     for application in due:
         application.status = LicenseStatus.EXPIRED.value
         application.updated_at = now

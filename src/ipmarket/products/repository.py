@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ipmarket.ip_assets import AssetStatus, IPAsset, VerificationStatus
 from ipmarket.kit.money import to_minor
 from ipmarket.licensing import LicenseApplication, LicenseStatus
+from ipmarket.products.locks import lock_products_under
 from ipmarket.products.models import Product, ProductStatus
 
 
@@ -37,10 +38,9 @@ class ProductRepository:
         await self.session.flush()
         return product
 
-    async def get(self, product_id: uuid.UUID, *, for_update: bool = False) -> Product | None:
+    async def get(self, product_id: uuid.UUID) -> Product | None:
+        """The product, unlocked (to lock it: `ipmarket.products.locks`)."""
         stmt = select(Product).where(Product.id == product_id)
-        if for_update:
-            stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def take_stock(
@@ -151,13 +151,7 @@ class ProductRepository:
     ) -> list[uuid.UUID]:
         if not license_ids:
             return []
-        # Lock in primary-key order first: overlapping cascades then never deadlock.
-        await self.session.execute(
-            select(Product.id)
-            .where(Product.license_id.in_(license_ids), Product.deleted_at.is_(None))
-            .order_by(Product.id)
-            .with_for_update()
-        )
+        await lock_products_under(self.session, license_ids)
         rows = await self.session.execute(
             update(Product)
             .where(

@@ -20,6 +20,7 @@ from ipmarket.kit.ids import new_id
 from ipmarket.kit.money import to_minor
 from ipmarket.licensing import LicensingService
 from ipmarket.products.events import ProductCreated
+from ipmarket.products.locks import lock_product
 from ipmarket.products.models import Product, ProductStatus
 from ipmarket.products.repository import ProductFilters, ProductRepository
 from ipmarket.products.schemas import ProductCreate, ProductUpdate
@@ -59,7 +60,7 @@ class ProductService:
         raise NotFound("Product not found")
 
     async def owned(self, product_id: uuid.UUID, owner: Principal) -> Product:
-        product = await self.products.get(product_id, for_update=True)
+        product = await lock_product(self.session, product_id)
         if product is None or product.deleted_at is not None:
             raise NotFound("Product not found")
         if product.creator_id != owner.id:

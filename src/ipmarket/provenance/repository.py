@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.kit.ids import new_id
+from ipmarket.provenance.locks import lock_active_records_of
 from ipmarket.provenance.models import AuthorizationChain
 
 
@@ -83,13 +84,7 @@ async def deactivate(session: AsyncSession, license_ids: Iterable[uuid.UUID]) ->
     """Mark every record that rests on one of `license_ids` inactive."""
     ids = set(license_ids)
     if ids:
-        # Lock in primary-key order first: overlapping cascades then never deadlock.
-        await session.execute(
-            select(AuthorizationChain.id)
-            .where(AuthorizationChain.license_id.in_(ids), AuthorizationChain.is_active.is_(True))
-            .order_by(AuthorizationChain.id)
-            .with_for_update()
-        )
+        await lock_active_records_of(session, ids)
         await session.execute(
             update(AuthorizationChain)
             .where(AuthorizationChain.license_id.in_(ids), AuthorizationChain.is_active.is_(True))

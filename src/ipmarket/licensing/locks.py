@@ -1,0 +1,66 @@
+"""Every row lock the licensing module takes (order and kind: `ipmarket.kit.locks`).
+
+A decision locks the application first, then its asset (`ipmarket.ip_assets.lock_asset`);
+publishing, editing or applying for terms locks the asset first, then the terms.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ipmarket.kit.locks import for_no_key_update
+from ipmarket.licensing.models import FeeStatus, LicenseApplication, LicenseStatus, LicenseTerms
+
+
+async def lock_terms(session: AsyncSession, terms_id: uuid.UUID) -> LicenseTerms | None:
+    stmt = for_no_key_update(select(LicenseTerms).where(LicenseTerms.id == terms_id))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def lock_application(
+    session: AsyncSession, license_id: uuid.UUID
+) -> LicenseApplication | None:
+    stmt = for_no_key_update(select(LicenseApplication).where(LicenseApplication.id == license_id))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def lock_due_to_expire(
+    session: AsyncSession, now: datetime, *, limit: int
+) -> list[LicenseApplication]:
+    """Approved licenses past their expiry, in primary-key order; rows a request holds are
+    skipped (the next run takes them)."""
+    stmt = for_no_key_update(
+        select(LicenseApplication)
+        .where(
+            LicenseApplication.status == LicenseStatus.APPROVED,
+            LicenseApplication.expires_at.is_not(None),
+            LicenseApplication.expires_at <= now,
+        )
+        .order_by(LicenseApplication.id)
+        .limit(limit),
+        skip_locked=True,
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def lock_lapsing_fee_holds(
+    session: AsyncSession, held_since: datetime, *, limit: int
+) -> list[LicenseApplication]:
+    """Pending applications whose fee has been authorised since `held_since` or longer, the
+    oldest first; rows a request holds are skipped (it is deciding on them)."""
+    stmt = for_no_key_update(
+        select(LicenseApplication)
+        .where(
+            LicenseApplication.status == LicenseStatus.PENDING,
+            LicenseApplication.fee_status == FeeStatus.AUTHORIZED,
+            LicenseApplication.created_at <= held_since,
+        )
+        .order_by(LicenseApplication.created_at, LicenseApplication.id)
+        .limit(limit),
+        skip_locked=True,
+    )
+    return list((await session.execute(stmt)).scalars())
