@@ -22,8 +22,9 @@ from ipmarket.kit.handlers import install_error_handlers
 from ipmarket.kit.logging import configure_logging
 from ipmarket.kit.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from ipmarket.kit.ratelimit import RateLimitMiddleware
+from ipmarket.licensing import configure_license_fees, license_fees
 from ipmarket.notifications import configure_email, make_email_sender
-from ipmarket.payments import configure_provider
+from ipmarket.payments import LicenseFeePort, configure_provider
 from ipmarket.payments.providers import make_provider
 from ipmarket.provenance import configure_verification_cache
 from ipmarket.web.router import router as web_router
@@ -42,6 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_email(make_email_sender(settings))
         configure_verification_cache(cache)
         configure_provider(make_provider(settings))
+        configure_license_fees(LicenseFeePort())
+        license_fees()  # a process that wires no license-fee port fails here, not mid-approval
         app.state.db = Database(resolve_database_url(settings))
         stop = asyncio.Event()
         background: asyncio.Task[None] | None = None

@@ -19,11 +19,11 @@ would wait on each other in the opposite order (a deadlock `FOR NO KEY UPDATE` a
 
 from __future__ import annotations
 
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 from sqlalchemy import Select
 
-S = TypeVar("S", bound=Select[Unpack[tuple[Any, ...]]])
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
 def for_no_key_update(stmt: S, *, skip_locked: bool = False) -> S:

@@ -3,12 +3,8 @@
 Other modules use only what is named here.
 """
 
-from ipmarket.licensing.events import (
-    AuthorizationWithdrawn,
-    LicenseFeeAuthorizing,
-    LicenseFeeCapturing,
-    LicenseFeeReleasing,
-)
+from ipmarket.licensing.events import AuthorizationWithdrawn
+from ipmarket.licensing.fees import LicenseFees, configure_license_fees, license_fees
 from ipmarket.licensing.models import LicenseApplication, LicenseStatus, LicenseTerms, LicenseType
 from ipmarket.licensing.repository import ChainLink
 from ipmarket.licensing.service import LicensingService, withdraw_authorization
@@ -17,12 +13,12 @@ __all__ = [
     "AuthorizationWithdrawn",
     "ChainLink",
     "LicenseApplication",
-    "LicenseFeeAuthorizing",
-    "LicenseFeeCapturing",
-    "LicenseFeeReleasing",
+    "LicenseFees",
     "LicenseStatus",
     "LicenseTerms",
     "LicenseType",
     "LicensingService",
+    "configure_license_fees",
+    "license_fees",
     "withdraw_authorization",
 ]

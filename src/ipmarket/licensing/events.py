@@ -60,38 +60,3 @@ class AuthorizationWithdrawn:
 
     license_ids: frozenset[uuid.UUID]
     reason: str
-
-
-@dataclass
-class LicenseFeeAuthorizing:
-    """In-transaction hook: an application is made under terms with a base fee. The
-    payments module authorises the fee with `payment_method` (manual capture) and sets
-    `payment_reference`; a decline raises and the application is not made."""
-
-    license_id: uuid.UUID
-    applicant_id: uuid.UUID
-    licensor_id: uuid.UUID
-    fee_minor: int
-    currency: str
-    payment_method: str
-    payment_reference: str | None = None
-
-
-@dataclass(frozen=True)
-class LicenseFeeCapturing:
-    """In-transaction hook: an application whose fee is authorised is being approved; the
-    payments module captures the fee (a failure raises and the approval does not happen)."""
-
-    license_id: uuid.UUID
-
-
-@dataclass(frozen=True)
-class LicenseFeeReleasing:
-    """In-transaction hook: an application whose fee is authorised will not be approved
-    (rejected, withdrawn, or its card hold lapsed); the payments module releases the fee:
-    cancels the authorisation, or refunds it if an approval that was rolled back had
-    captured it. A provider that cannot be reached does not stop the decision: the fee
-    stays pending and the payments module's reconciliation releases it later."""
-
-    license_id: uuid.UUID
-    reason: str

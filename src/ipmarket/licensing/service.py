@@ -49,12 +49,10 @@ from ipmarket.licensing.events import (
     AuthorizationWithdrawn,
     LicenseApplied,
     LicenseApproved,
-    LicenseFeeAuthorizing,
-    LicenseFeeCapturing,
-    LicenseFeeReleasing,
     LicenseRejected,
     LicenseRevoked,
 )
+from ipmarket.licensing.fees import license_fees
 from ipmarket.licensing.locks import (
     lock_application,
     lock_due_to_expire,
@@ -443,9 +441,9 @@ class LicensingService:
         self, application: LicenseApplication, terms: LicenseTerms, payment_method: str
     ) -> None:
         """The base fee is authorised now, captured on approval and released on rejection,
-        withdrawal or lapse, by the payments module through in-transaction hooks (a decline
-        raises)."""
-        hook = LicenseFeeAuthorizing(
+        withdrawal or lapse, through the license-fee port (a decline raises)."""
+        reference = await license_fees().authorize(
+            self.session,
             license_id=application.id,
             applicant_id=application.applicant_id,
             licensor_id=application.licensor_id,
@@ -453,13 +451,10 @@ class LicensingService:
             currency=terms.currency,
             payment_method=payment_method,
         )
-        await dispatch(self.session, hook)
-        if hook.payment_reference is None:
-            raise RuntimeError("no payment handler authorised the license fee")
         application.fee_minor = terms.base_fee_minor
         application.fee_status = FeeStatus.AUTHORIZED.value
         application.payment_method = payment_method
-        application.payment_reference = hook.payment_reference
+        application.payment_reference = reference
         await self.session.flush()
 
     async def _decidable(
@@ -533,7 +528,7 @@ class LicensingService:
             )
         if application.fee_status == FeeStatus.AUTHORIZED:
             # Every rule passed: the fee is taken now (a failure refuses the approval).
-            await dispatch(self.session, LicenseFeeCapturing(license_id=application.id))
+            await license_fees().capture(self.session, application.id)
             application.fee_status = FeeStatus.CAPTURED.value
         application.status = LicenseStatus.APPROVED.value
         application.approved_at = now
@@ -708,7 +703,7 @@ async def release_fee(
     captured it). Called last in a decision, after everything that could still fail."""
     if application.fee_status != FeeStatus.AUTHORIZED:
         return
-    await dispatch(session, LicenseFeeReleasing(license_id=application.id, reason=reason))
+    await license_fees().release(session, application.id, reason=reason)
     application.fee_status = FeeStatus.RELEASED.value
 
 

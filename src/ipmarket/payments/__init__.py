@@ -4,10 +4,12 @@ fees and the payment providers.
 Other modules use only what is named here.
 """
 
+from ipmarket.payments.license_fees import LicenseFeePort
 from ipmarket.payments.models import Transaction, TransactionStatus, TransactionType
 from ipmarket.payments.service import PaymentService, configure_provider, get_provider
 
 __all__ = [
+    "LicenseFeePort",
     "PaymentService",
     "Transaction",
     "TransactionStatus",

@@ -1,5 +1,4 @@
-"""What the payments module does in answer to other modules (in-transaction hooks), and its
-periodic jobs."""
+"""The payments module's periodic jobs."""
 
 from __future__ import annotations
 
@@ -8,36 +7,12 @@ from datetime import timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ipmarket.kit.hooks import on
-from ipmarket.licensing import LicenseFeeAuthorizing, LicenseFeeCapturing, LicenseFeeReleasing
 from ipmarket.payments.idempotency import purge_expired_keys
 from ipmarket.payments.license_fees import LicenseFeeService
 from ipmarket.payments.reservations import expire_reservations
 from ipmarket.worker.scheduler import periodic
 
 log = structlog.get_logger(__name__)
-
-
-@on(LicenseFeeAuthorizing)
-async def authorize_license_fee(session: AsyncSession, event: LicenseFeeAuthorizing) -> None:
-    event.payment_reference = await LicenseFeeService(session).authorize_license_fee(
-        license_id=event.license_id,
-        applicant_id=event.applicant_id,
-        licensor_id=event.licensor_id,
-        fee_minor=event.fee_minor,
-        currency=event.currency,
-        payment_method=event.payment_method,
-    )
-
-
-@on(LicenseFeeCapturing)
-async def capture_license_fee(session: AsyncSession, event: LicenseFeeCapturing) -> None:
-    await LicenseFeeService(session).capture_license_fee(event.license_id)
-
-
-@on(LicenseFeeReleasing)
-async def release_license_fee(session: AsyncSession, event: LicenseFeeReleasing) -> None:
-    await LicenseFeeService(session).release_license_fee(event.license_id, reason=event.reason)
 
 
 @periodic("payments.expire_reservations", every=timedelta(minutes=1))

@@ -28,6 +28,7 @@ import uuid
 from decimal import Decimal
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.kit.clock import utcnow
 from ipmarket.kit.errors import PaymentFailed, ValidationFailed
@@ -265,3 +266,34 @@ class LicenseFeeService(PaymentService):
             return False
         await self.complete(tx)
         return True
+
+
+class LicenseFeePort:
+    """The payments side of licensing's license-fee port (`ipmarket.licensing.LicenseFees`),
+    wired at startup."""
+
+    async def authorize(
+        self,
+        session: AsyncSession,
+        *,
+        license_id: uuid.UUID,
+        applicant_id: uuid.UUID,
+        licensor_id: uuid.UUID,
+        fee_minor: int,
+        currency: str,
+        payment_method: str,
+    ) -> str:
+        return await LicenseFeeService(session).authorize_license_fee(
+            license_id=license_id,
+            applicant_id=applicant_id,
+            licensor_id=licensor_id,
+            fee_minor=fee_minor,
+            currency=currency,
+            payment_method=payment_method,
+        )
+
+    async def capture(self, session: AsyncSession, license_id: uuid.UUID) -> None:
+        await LicenseFeeService(session).capture_license_fee(license_id)
+
+    async def release(self, session: AsyncSession, license_id: uuid.UUID, *, reason: str) -> None:
+        await LicenseFeeService(session).release_license_fee(license_id, reason=reason)

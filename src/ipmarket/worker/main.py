@@ -28,8 +28,9 @@ from ipmarket.eventbus.registry import ConsumerRegistry
 from ipmarket.eventbus.registry import registry as default_registry
 from ipmarket.eventbus.relay import MAX_IDLE_BACKOFF_SECONDS, OutboxRelay, wait_for_stop
 from ipmarket.kit.db import Database
+from ipmarket.licensing import configure_license_fees, license_fees
 from ipmarket.notifications import configure_email, make_email_sender
-from ipmarket.payments import configure_provider
+from ipmarket.payments import LicenseFeePort, configure_provider
 from ipmarket.payments.providers import make_provider
 from ipmarket.provenance import configure_verification_cache
 from ipmarket.runtime import Runtime
@@ -212,6 +213,8 @@ async def run_worker(
     configure_email(make_email_sender(settings))
     configure_verification_cache(runtime.cache)
     configure_provider(make_provider(settings))
+    configure_license_fees(LicenseFeePort())
+    license_fees()  # a process that wires no license-fee port fails here, not mid-approval
     mode = "rabbitmq" if settings.rabbitmq_url else "in-process"
     log.info(
         "worker.started",
