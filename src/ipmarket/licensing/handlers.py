@@ -19,12 +19,12 @@ from ipmarket.ip_assets import (
 from ipmarket.kit.clock import utcnow
 from ipmarket.kit.errors import Conflict, ValidationFailed
 from ipmarket.kit.hooks import on
+from ipmarket.kit.periodic import periodic
 from ipmarket.licensing.models import LicenseStatus
 from ipmarket.licensing.repository import LicenseRepository
 from ipmarket.licensing.rules import cap_problem, chain_problems, chain_share
 from ipmarket.licensing.service import expire_due, expire_lapsed_fee_holds
 from ipmarket.settings import get_platform_settings
-from ipmarket.worker.scheduler import periodic
 
 log = structlog.get_logger(__name__)
 

@@ -9,11 +9,11 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.kit.hooks import on
+from ipmarket.kit.periodic import periodic
 from ipmarket.licensing import LicenseFeeAuthorizing, LicenseFeeCapturing, LicenseFeeReleasing
 from ipmarket.payments.idempotency import purge_expired_keys
 from ipmarket.payments.license_fees import LicenseFeeService
 from ipmarket.payments.reservations import expire_reservations
-from ipmarket.worker.scheduler import periodic
 
 log = structlog.get_logger(__name__)
 
