@@ -10,6 +10,7 @@ from ipmarket.ip_assets.hooks import (
     DerivativeProposed,
 )
 from ipmarket.ip_assets.models import AssetStatus, IPAsset, VerificationStatus
+from ipmarket.ip_assets.queries import ip_assets_per_creator
 from ipmarket.ip_assets.repository import IPAssetRepository
 from ipmarket.ip_assets.rules import Duration, Territory, parse_duration, parse_territory
 from ipmarket.ip_assets.service import licensable, suspend_derivatives
@@ -25,6 +26,7 @@ __all__ = [
     "IPAssetRepository",
     "Territory",
     "VerificationStatus",
+    "ip_assets_per_creator",
     "licensable",
     "parse_duration",
     "parse_territory",
