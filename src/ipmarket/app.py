@@ -15,7 +15,7 @@ from ipmarket.files import FILES_PATH, make_storage, url_key
 from ipmarket.health import router as health_router
 from ipmarket.identity import TokenSigner, bearer_subject
 from ipmarket.identity.router import wellknown_router
-from ipmarket.kit.handlers import install_error_handlers
+from ipmarket.kit.error_handlers import install_error_handlers
 from ipmarket.kit.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from ipmarket.kit.ratelimit import RateLimitMiddleware
 from ipmarket.runtime import bootstrap

@@ -27,7 +27,7 @@ from ipmarket.provenance import configure_verification_cache
 log = structlog.get_logger(__name__)
 
 # Imports every module's consumers, hook answers and periodic jobs (they register on import).
-REGISTRATIONS_MODULE = "ipmarket.handlers"
+REGISTRATIONS_MODULE = "ipmarket.registrations"
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Other modules use only what is named here.
 """
 
-from ipmarket.ip_assets.hooks import (
+from ipmarket.ip_assets.events import (
     AssetDeleting,
     AssetLeftReview,
     DerivativeApproving,
