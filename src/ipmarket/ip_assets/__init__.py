@@ -12,7 +12,6 @@ from ipmarket.ip_assets.events import (
 from ipmarket.ip_assets.models import AssetStatus, IPAsset, VerificationStatus
 from ipmarket.ip_assets.queries import ip_assets_per_creator
 from ipmarket.ip_assets.repository import IPAssetRepository
-from ipmarket.ip_assets.rules import Duration, Territory, parse_duration, parse_territory
 from ipmarket.ip_assets.service import licensable, suspend_derivatives
 
 __all__ = [
@@ -21,14 +20,10 @@ __all__ = [
     "AssetStatus",
     "DerivativeApproving",
     "DerivativeProposed",
-    "Duration",
     "IPAsset",
     "IPAssetRepository",
-    "Territory",
     "VerificationStatus",
     "ip_assets_per_creator",
     "licensable",
-    "parse_duration",
-    "parse_territory",
     "suspend_derivatives",
 ]

@@ -27,7 +27,6 @@ from ipmarket.ip_assets import (
     IPAsset,
     IPAssetRepository,
     licensable,
-    parse_duration,
     suspend_derivatives,
 )
 from ipmarket.kit.clock import utcnow
@@ -58,6 +57,7 @@ from ipmarket.licensing.models import FeeStatus, LicenseApplication, LicenseStat
 from ipmarket.licensing.repository import ChainLink, LicenseRepository, TermsRepository
 from ipmarket.licensing.rules import cap_problem, chain_problems, chain_share, exclusivity_problem
 from ipmarket.licensing.schemas import ApplicationCreate, LicenseTermsCreate, LicenseTermsUpdate
+from ipmarket.licensing.terms import parse_duration
 from ipmarket.settings import get_platform_settings
 
 # A card authorisation lapses after 7 days (Stripe's rule for online card payments): an
