@@ -462,8 +462,6 @@ class LicensingService:
         if application.applicant_id == principal.id:
             raise Forbidden("Nobody decides on their own license application")
         if application.licensor_id != principal.id and not principal.can(admin_permission):
-            if application.applicant_id == principal.id:
-                raise Forbidden("Only the licensor or an administrator may decide on this license")
             raise NotFound("License not found")
         return application
 
