@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ipmarket.admin.router import router as admin_router
+from ipmarket.admin.router import users_router as admin_users_router
 from ipmarket.files.router import router as files_router
-from ipmarket.identity.admin_router import router as admin_users_router
 from ipmarket.identity.router import router as auth_router
 from ipmarket.identity.router import users_router
 from ipmarket.ip_assets.router import admin_router as admin_ip_assets_router

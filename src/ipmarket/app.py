@@ -15,51 +15,35 @@ from ipmarket.files import FILES_PATH, make_storage, url_key
 from ipmarket.health import router as health_router
 from ipmarket.identity import TokenSigner, bearer_subject
 from ipmarket.identity.router import wellknown_router
-from ipmarket.kit.cache import make_cache
-from ipmarket.kit.db import Database
-from ipmarket.kit.embedded_db import resolve_database_url
-from ipmarket.kit.handlers import install_error_handlers
-from ipmarket.kit.logging import configure_logging
+from ipmarket.kit.error_handlers import install_error_handlers
 from ipmarket.kit.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from ipmarket.kit.ratelimit import RateLimitMiddleware
-from ipmarket.licensing import configure_license_fees, license_fees
-from ipmarket.notifications import configure_email, make_email_sender
-from ipmarket.payments import LicenseFeePort, configure_provider
-from ipmarket.payments.providers import make_provider
-from ipmarket.provenance import configure_verification_cache
+from ipmarket.runtime import bootstrap
 from ipmarket.web.router import router as web_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings)
+    # The rate limiter below needs the cache now, so the process is wired here, not in the
+    # lifespan; the lifespan runs the embedded background work and closes what was opened.
+    runtime = bootstrap(settings)
     signer = TokenSigner.from_settings(settings)
-    cache = make_cache(settings.redis_url, prefix=settings.redis_prefix)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        import ipmarket.handlers  # noqa: F401, PLC0415 - registers event consumers at startup
-
-        configure_email(make_email_sender(settings))
-        configure_verification_cache(cache)
-        configure_provider(make_provider(settings))
-        configure_license_fees(LicenseFeePort())
-        license_fees()  # a process that wires no license-fee port fails here, not mid-approval
-        app.state.db = Database(resolve_database_url(settings))
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         background: asyncio.Task[None] | None = None
         if settings.run_relay_in_process:
             from ipmarket.worker.main import run_background  # noqa: PLC0415 - embedded mode only
 
-            background = asyncio.create_task(run_background(app.state.db, settings, stop))
+            background = asyncio.create_task(run_background(runtime.db, settings, stop))
         try:
             yield
         finally:
             stop.set()
             if background is not None:
                 await background
-            await cache.close()
-            await app.state.db.dispose()
+            await runtime.close()
 
     app = FastAPI(
         title="ipmarket",
@@ -69,7 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.signer = signer
-    app.state.cache = cache
+    app.state.db = runtime.db
+    app.state.cache = runtime.cache
     app.state.file_storage = make_storage(settings)
     url_key(settings)  # read (in development, make) the file URL key now, not mid-request
 
@@ -82,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added innermost first: the request id wraps everything, then the size limit.
     app.add_middleware(
         RateLimitMiddleware,
-        cache=cache,
+        cache=runtime.cache,
         user_per_hour=settings.rate_limit_user_per_hour,
         auth_per_minute=settings.rate_limit_auth_per_minute,
         resolve_subject=subject,

@@ -205,10 +205,9 @@ def create_admin(
     """Create an administrator account (admins never register through the API)."""
     settings = _settings()
     with _expected_errors():
-        url = resolve_database_url(settings)
         user = asyncio.run(
             _create_admin(
-                url,
+                settings,
                 username=username,
                 email=email,
                 password=password,
@@ -223,7 +222,7 @@ def create_admin(
 
 
 async def _create_admin(
-    url: str,
+    settings: Settings,
     *,
     username: str,
     email: str,
@@ -231,12 +230,12 @@ async def _create_admin(
     level: str,
     departments: list[str] | None,
 ) -> User:
-    from ipmarket.identity.service import create_admin as create  # noqa: PLC0415
-    from ipmarket.kit.db import Database  # noqa: PLC0415
+    from ipmarket.identity import create_admin as create  # noqa: PLC0415
+    from ipmarket.runtime import bootstrap  # noqa: PLC0415 - imports every module
 
-    db = Database(url, pool_size=1)
+    runtime = bootstrap(settings)
     try:
-        async with db.transaction() as session:
+        async with runtime.db.transaction() as session:
             return await create(
                 session,
                 username=username,
@@ -246,7 +245,7 @@ async def _create_admin(
                 departments=departments,
             )
     finally:
-        await db.dispose()
+        await runtime.close()
 
 
 @ledger_app.command("check")
@@ -257,8 +256,7 @@ def ledger_check() -> None:
     """
     settings = _settings()
     with _expected_errors():
-        url = resolve_database_url(settings)
-        problems, size = asyncio.run(_check_ledger(url))
+        problems, size = asyncio.run(_check_ledger(settings))
     if problems:
         for problem in problems:
             err.print(f"[red]{escape(problem)}[/red]")
@@ -273,22 +271,22 @@ def ledger_check() -> None:
     )
 
 
-async def _check_ledger(url: str) -> tuple[list[str], LedgerSize]:
+async def _check_ledger(settings: Settings) -> tuple[list[str], LedgerSize]:
     from sqlalchemy import text  # noqa: PLC0415
 
-    from ipmarket.kit.db import Database  # noqa: PLC0415
     from ipmarket.payments.checks import check_ledger, ledger_size  # noqa: PLC0415
+    from ipmarket.runtime import bootstrap  # noqa: PLC0415 - imports every module
 
-    db = Database(url, pool_size=1)
+    runtime = bootstrap(settings)
     try:
-        async with db.sessionmaker() as session, session.begin():
+        async with runtime.db.sessionmaker() as session, session.begin():
             # One snapshot for every query, and nothing written.
             await session.execute(
                 text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             )
             return await check_ledger(session), await ledger_size(session)
     finally:
-        await db.dispose()
+        await runtime.close()
 
 
 def main() -> None:

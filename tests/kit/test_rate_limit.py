@@ -109,7 +109,7 @@ async def test_a_cache_outage_lets_requests_through_and_warns_once_per_outage(
 
     # given an app whose rate-limit counters live in a cache that is about to fail
     cache = FlakyCache()
-    monkeypatch.setattr("ipmarket.app.make_cache", lambda *args, **kwargs: cache)
+    monkeypatch.setattr("ipmarket.runtime.make_cache", lambda *args, **kwargs: cache)
     app = create_app(settings.model_copy(update={"rate_limit_user_per_hour": 1000}))
     async with app.router.lifespan_context(app), _client(app, "198.51.100.9") as client:
         account = await register(client, "buyer")

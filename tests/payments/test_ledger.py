@@ -521,8 +521,9 @@ async def test_concurrent_releases_move_each_entry_exactly_once(db: Database) ->
 
 
 async def test_the_release_job_runs_every_minute_on_the_app_clock(db: Database) -> None:
+    from ipmarket.kit.periodic import job_registry
     from ipmarket.payments import jobs
-    from ipmarket.worker.scheduler import Scheduler, job_registry
+    from ipmarket.worker.scheduler import Scheduler
 
     job = job_registry.jobs["payments.release_matured_earnings"]
     assert job.interval == timedelta(minutes=1)
@@ -551,8 +552,9 @@ async def test_the_release_job_runs_every_minute_on_the_app_clock(db: Database) 
 
 
 async def test_the_partition_job_creates_this_and_next_years_partitions(db: Database) -> None:
+    from ipmarket.kit.periodic import job_registry
     from ipmarket.payments import jobs
-    from ipmarket.worker.scheduler import Scheduler, job_registry
+    from ipmarket.worker.scheduler import Scheduler
 
     job = job_registry.jobs["payments.ensure_transaction_partitions"]
     assert job.interval == timedelta(days=1)

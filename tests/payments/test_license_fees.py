@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from ipmarket.kit.db import Database
-from ipmarket.licensing.handlers import expire_lapsed_fee_holds_job
+from ipmarket.licensing.jobs import expire_lapsed_fee_holds_job
 from ipmarket.licensing.service import LAPSED_REASON, WITHDRAWN_REASON
 from ipmarket.payments.handlers import reconcile_license_fees_job
 from ipmarket.payments.license_fees import LicenseFeeService

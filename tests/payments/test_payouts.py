@@ -16,11 +16,11 @@ from sqlalchemy import select
 from ipmarket.audit.models import AuditLog
 from ipmarket.kit.clock import clock
 from ipmarket.kit.db import Database
+from ipmarket.kit.periodic import job_registry
 from ipmarket.payments import ledger
 from ipmarket.payments.jobs import reconcile_payouts, scheduled_payouts
 from ipmarket.payments.models import PaymentAccount, Payout
 from ipmarket.payments.payouts import period_start, scheduled_payout_id
-from ipmarket.worker.scheduler import job_registry
 from tests.payments.shop import START, Shop, error_of, freeze, key
 from tests.support import Account
 

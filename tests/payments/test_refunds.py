@@ -16,11 +16,11 @@ from sqlalchemy import select
 from ipmarket.audit.models import AuditLog
 from ipmarket.kit.clock import clock
 from ipmarket.kit.db import Database
+from ipmarket.kit.periodic import job_registry
 from ipmarket.payments import ledger
 from ipmarket.payments.jobs import reconcile_refunds
 from ipmarket.payments.models import LedgerPosting, Refund, Transaction
 from ipmarket.payments.service import PaymentService
-from ipmarket.worker.scheduler import job_registry
 from tests.payments.shop import Shop, error_of, freeze, key
 from tests.payments.test_transfers import deliver, parties, reversals, three_level_sale
 from tests.support import Account, create_admin

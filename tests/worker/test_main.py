@@ -17,8 +17,9 @@ from ipmarket.config import Settings
 from ipmarket.eventbus import EventType, Queue
 from ipmarket.eventbus.delivery import RetryPolicy
 from ipmarket.kit.db import Database
-from ipmarket.worker.main import WorkerOptions, load_consumers, run_background, run_worker
-from ipmarket.worker.scheduler import PeriodicJob
+from ipmarket.kit.periodic import PeriodicJob
+from ipmarket.runtime import load_consumers
+from ipmarket.worker.main import WorkerOptions, run_background, run_worker
 from tests.conftest import RABBITMQ_URL
 from tests.eventbus.support import (
     Announcement,

@@ -11,7 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.kit.db import Database
-from ipmarket.worker.scheduler import JobRegistry, PeriodicJob, Scheduler
+from ipmarket.kit.periodic import JobRegistry, PeriodicJob
+from ipmarket.worker.scheduler import Scheduler
 from tests.eventbus.support import Recorder, effects, eventually
 
 JOB_EVENT = uuid.UUID(int=0)

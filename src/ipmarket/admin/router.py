@@ -1,4 +1,5 @@
-"""Admin routes for platform settings and the audit trail (seed §3.2.7)."""
+"""Admin routes for users, platform settings, the audit trail and the review queues
+(seed §3.2.7)."""
 
 from __future__ import annotations
 
@@ -7,20 +8,123 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket import audit
-from ipmarket.admin.queries import pending_ip_assets, pending_licenses
-from ipmarket.admin.schemas import AdminIPAssetRead, AdminLicenseRead
+from ipmarket.admin.queries import admin_user_reads, pending_ip_assets, pending_licenses
+from ipmarket.admin.schemas import AdminIPAssetRead, AdminLicenseRead, AdminUserRead
 from ipmarket.admin.service import change_platform_settings
-from ipmarket.identity import Authorize, Permission, Principal
+from ipmarket.identity import (
+    Authorize,
+    Permission,
+    Principal,
+    SuspendRequest,
+    UnsuspendRequest,
+    User,
+    UserAdministration,
+    UserStatusUpdate,
+    UserVerificationUpdate,
+)
 from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import APIResponse, error_responses, ok, paged
 from ipmarket.kit.pagination import Paging
 from ipmarket.settings import PlatformSettings, PlatformSettingsPatch, get_platform_settings
 
 router = APIRouter(prefix="/admin", tags=["admin"])
+users_router = APIRouter(prefix="/admin/users", tags=["admin"])
 
 _ERRORS = error_responses(400, 401, 403, 413, 422, 429, 500)
+_USER_ERRORS = error_responses(400, 401, 403, 404, 413, 422, 429, 500)
+
+
+async def _admin_user_read(session: AsyncSession, user: User) -> AdminUserRead:
+    [read] = await admin_user_reads(session, [user])
+    return read
+
+
+@users_router.get("", responses=_USER_ERRORS, summary="Find users")
+async def list_users(
+    session: DbSession,
+    paging: Paging,
+    _: Annotated[Principal, Depends(Authorize(Permission.VIEW_USER_DETAILS))],
+    user_type: Annotated[
+        Literal["creator", "secondary_creator", "buyer", "admin"] | None, Query(alias="userType")
+    ] = None,
+    status: Literal["active", "suspended", "banned"] | None = None,
+    verification_level: Annotated[
+        Literal["unverified", "verified", "premium"] | None, Query(alias="verificationLevel")
+    ] = None,
+    search: Annotated[str | None, Query(max_length=100)] = None,
+    sort: Literal["newest", "oldest", "username"] = "newest",
+) -> APIResponse[list[AdminUserRead]]:
+    users, total = await UserAdministration(session).list(
+        user_type=user_type,
+        status=status,
+        verification_level=verification_level,
+        search=search,
+        sort=sort,
+        offset=paging.offset,
+        limit=paging.limit,
+    )
+    return paged(
+        await admin_user_reads(session, users),
+        page=paging.page,
+        limit=paging.limit,
+        total=total,
+    )
+
+
+@users_router.put("/{user_id}/status", responses=_USER_ERRORS, summary="Set a user's status")
+async def update_status(
+    user_id: uuid.UUID,
+    body: UserStatusUpdate,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Authorize(Permission.MANAGE_USERS))],
+) -> APIResponse[AdminUserRead]:
+    user = await UserAdministration(session).set_status(
+        user_id, body.status, body.reason, actor=principal.user
+    )
+    return ok(await _admin_user_read(session, user))
+
+
+@users_router.put(
+    "/{user_id}/verify", responses=_USER_ERRORS, summary="Change a user's verification level"
+)
+async def update_verification(
+    user_id: uuid.UUID,
+    body: UserVerificationUpdate,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Authorize(Permission.VERIFY_USERS))],
+) -> APIResponse[AdminUserRead]:
+    user = await UserAdministration(session).set_verification(
+        user_id, body.verification_level, actor=principal.user
+    )
+    return ok(await _admin_user_read(session, user))
+
+
+@users_router.post("/{user_id}/suspend", responses=_USER_ERRORS, summary="Suspend a user")
+async def suspend(
+    user_id: uuid.UUID,
+    body: SuspendRequest,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Authorize(Permission.SUSPEND_USERS))],
+) -> APIResponse[AdminUserRead]:
+    user = await UserAdministration(session).set_status(
+        user_id, "suspended", body.reason, actor=principal.user
+    )
+    return ok(await _admin_user_read(session, user))
+
+
+@users_router.post("/{user_id}/unsuspend", responses=_USER_ERRORS, summary="Lift a suspension")
+async def unsuspend(
+    user_id: uuid.UUID,
+    session: DbSession,
+    principal: Annotated[Principal, Depends(Authorize(Permission.SUSPEND_USERS))],
+    body: UnsuspendRequest | None = None,
+) -> APIResponse[AdminUserRead]:
+    admin = UserAdministration(session)
+    user = await admin.unsuspend(user_id, body.reason if body else None, actor=principal.user)
+    return ok(await _admin_user_read(session, user))
 
 
 @router.get("/settings", responses=_ERRORS, summary="Platform settings")

@@ -1,9 +1,12 @@
-"""Admin read models (seed AdminIPAsset, AdminLicense)."""
+"""Admin read models (seed AdminUser, AdminIPAsset, AdminLicense)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
+
+from pydantic import Field
 
 from ipmarket.kit.schemas import ReadSchema
 
@@ -38,3 +41,22 @@ class AdminLicenseRead(ReadSchema):
     created_at: datetime
     territory: str
     duration: str
+
+
+class AdminUserRead(ReadSchema):
+    """Seed `AdminUser`."""
+
+    id: uuid.UUID
+    username: str
+    email: str
+    user_type: str
+    status: str
+    verification_level: str
+    join_date: datetime
+    last_active: datetime | None
+    total_revenue: float
+    total_ips: int = Field(serialization_alias="totalIPs")
+    total_products: int
+    profile_data: dict[str, Any]
+    email_verified: bool
+    status_reason: str | None = None

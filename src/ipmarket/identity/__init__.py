@@ -13,10 +13,15 @@ from ipmarket.identity.deps import (
     Signer,
     bearer_subject,
 )
-from ipmarket.identity.events import UserTotalsWanted
 from ipmarket.identity.models import AdminLevel, User, UserStatus, UserType
 from ipmarket.identity.permissions import Permission
-from ipmarket.identity.service import IdentityService, create_admin
+from ipmarket.identity.schemas import (
+    SuspendRequest,
+    UnsuspendRequest,
+    UserStatusUpdate,
+    UserVerificationUpdate,
+)
+from ipmarket.identity.service import IdentityService, UserAdministration, create_admin
 from ipmarket.identity.tokens import TokenSigner
 
 __all__ = [
@@ -30,11 +35,15 @@ __all__ = [
     "Permission",
     "Principal",
     "Signer",
+    "SuspendRequest",
     "TokenSigner",
+    "UnsuspendRequest",
     "User",
+    "UserAdministration",
     "UserStatus",
-    "UserTotalsWanted",
+    "UserStatusUpdate",
     "UserType",
+    "UserVerificationUpdate",
     "bearer_subject",
     "create_admin",
 ]

@@ -1,9 +1,8 @@
-"""Events the identity module publishes, and the hook it dispatches for user totals."""
+"""Events the identity module publishes."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from typing import ClassVar
 
 from ipmarket.eventbus import EventPayload, EventType
@@ -44,15 +43,3 @@ class PasswordResetRequested(EventPayload):
 
     event_type: ClassVar[EventType] = EventType.USER_PASSWORD_RESET_REQUESTED
     email: str
-
-
-@dataclass
-class UserTotalsWanted:
-    """An in-transaction hook (kit.hooks), dispatched when administrators look at users: the
-    modules that own IP assets, products and money fill in each user's totals. Users no
-    module counts for keep zero."""
-
-    user_ids: list[uuid.UUID]
-    revenue_minor: dict[uuid.UUID, int] = field(default_factory=dict)
-    ips: dict[uuid.UUID, int] = field(default_factory=dict)
-    products: dict[uuid.UUID, int] = field(default_factory=dict)

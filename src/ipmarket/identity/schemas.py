@@ -95,25 +95,6 @@ class MessageRead(ReadSchema):
 # --- administration -------------------------------------------------------------------
 
 
-class AdminUserRead(ReadSchema):
-    """Seed `AdminUser`."""
-
-    id: uuid.UUID
-    username: str
-    email: str
-    user_type: str
-    status: str
-    verification_level: str
-    join_date: datetime
-    last_active: datetime | None
-    total_revenue: float
-    total_ips: int = Field(serialization_alias="totalIPs")
-    total_products: int
-    profile_data: dict[str, Any]
-    email_verified: bool
-    status_reason: str | None = None
-
-
 class UserStatusUpdate(Schema):
     status: Literal["active", "suspended", "banned"]
     reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None

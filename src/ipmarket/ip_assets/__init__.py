@@ -3,7 +3,7 @@
 Other modules use only what is named here.
 """
 
-from ipmarket.ip_assets.hooks import (
+from ipmarket.ip_assets.events import (
     AssetDeleting,
     AssetLeftReview,
     DerivativeApproving,
@@ -11,8 +11,8 @@ from ipmarket.ip_assets.hooks import (
 )
 from ipmarket.ip_assets.locks import lock_asset
 from ipmarket.ip_assets.models import AssetStatus, IPAsset, VerificationStatus
+from ipmarket.ip_assets.queries import ip_assets_per_creator
 from ipmarket.ip_assets.repository import IPAssetRepository
-from ipmarket.ip_assets.rules import Duration, Territory, parse_duration, parse_territory
 from ipmarket.ip_assets.service import licensable, suspend_derivatives
 
 __all__ = [
@@ -21,14 +21,11 @@ __all__ = [
     "AssetStatus",
     "DerivativeApproving",
     "DerivativeProposed",
-    "Duration",
     "IPAsset",
     "IPAssetRepository",
-    "Territory",
     "VerificationStatus",
+    "ip_assets_per_creator",
     "licensable",
     "lock_asset",
-    "parse_duration",
-    "parse_territory",
     "suspend_derivatives",
 ]

@@ -16,12 +16,14 @@ from ipmarket import audit, provenance
 from ipmarket.eventbus import publish
 from ipmarket.files import file_hashes, resolve_owned_files
 from ipmarket.identity import Permission, Principal
-from ipmarket.ip_assets.events import IPAssetApproved, IPAssetCreated, IPAssetRejected
-from ipmarket.ip_assets.hooks import (
+from ipmarket.ip_assets.events import (
     AssetDeleting,
     AssetLeftReview,
     DerivativeApproving,
     DerivativeProposed,
+    IPAssetApproved,
+    IPAssetCreated,
+    IPAssetRejected,
 )
 from ipmarket.ip_assets.locks import lock_asset, lock_derived_from
 from ipmarket.ip_assets.models import AssetStatus, IPAsset, VerificationStatus

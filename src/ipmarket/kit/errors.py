@@ -1,4 +1,4 @@
-"""Typed application errors. One handler (kit.handlers) renders them into the envelope."""
+"""Typed application errors. One handler (kit.error_handlers) renders them into the envelope."""
 
 from __future__ import annotations
 

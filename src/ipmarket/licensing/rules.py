@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from ipmarket.ip_assets import AssetStatus, VerificationStatus, parse_territory
+from ipmarket.ip_assets import AssetStatus, VerificationStatus
 from ipmarket.licensing.models import LicenseStatus, LicenseType
 from ipmarket.licensing.repository import ChainLink
+from ipmarket.licensing.terms import parse_territory
 
 HUNDRED = Decimal(100)
 

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from ipmarket.ip_assets import parse_duration, parse_territory
 from ipmarket.kit.money import Amount, Percentage
 from ipmarket.kit.schemas import JsonObject, PatchSchema, ReadSchema, Schema
+from ipmarket.licensing.terms import parse_duration, parse_territory
 
 LongText = Annotated[str, StringConstraints(max_length=10_000)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]

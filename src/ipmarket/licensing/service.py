@@ -28,7 +28,6 @@ from ipmarket.ip_assets import (
     IPAssetRepository,
     licensable,
     lock_asset,
-    parse_duration,
     suspend_derivatives,
 )
 from ipmarket.kit.clock import utcnow
@@ -63,6 +62,7 @@ from ipmarket.licensing.models import FeeStatus, LicenseApplication, LicenseStat
 from ipmarket.licensing.repository import ChainLink, LicenseRepository, TermsRepository
 from ipmarket.licensing.rules import cap_problem, chain_problems, chain_share, exclusivity_problem
 from ipmarket.licensing.schemas import ApplicationCreate, LicenseTermsCreate, LicenseTermsUpdate
+from ipmarket.licensing.terms import parse_duration
 from ipmarket.settings import get_platform_settings
 
 # A card authorisation lapses after 7 days (Stripe's rule for online card payments): an
@@ -466,8 +466,6 @@ class LicensingService:
         if application.applicant_id == principal.id:
             raise Forbidden("Nobody decides on their own license application")
         if application.licensor_id != principal.id and not principal.can(admin_permission):
-            if application.applicant_id == principal.id:
-                raise Forbidden("Only the licensor or an administrator may decide on this license")
             raise NotFound("License not found")
         return application
 

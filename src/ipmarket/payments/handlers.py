@@ -7,10 +7,10 @@ from datetime import timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ipmarket.kit.periodic import periodic
 from ipmarket.payments.idempotency import purge_expired_keys
 from ipmarket.payments.license_fees import LicenseFeeService
 from ipmarket.payments.reservations import expire_reservations
-from ipmarket.worker.scheduler import periodic
 
 log = structlog.get_logger(__name__)
 

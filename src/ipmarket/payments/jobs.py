@@ -30,10 +30,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.kit.clock import utcnow
+from ipmarket.kit.periodic import periodic
 from ipmarket.payments.ledger import release_matured
 from ipmarket.payments.payouts import PayoutService
 from ipmarket.payments.service import PaymentService
-from ipmarket.worker.scheduler import periodic
 
 log = structlog.get_logger(__name__)
 

@@ -15,19 +15,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
-    PlainSerializer,
     StrictBool,
     StrictInt,
     StrictStr,
-    WithJsonSchema,
     field_validator,
 )
-from pydantic_core import PydanticCustomError
 
+from ipmarket.kit.money import Amount, JsonNumberOnly, Percentage
 from ipmarket.kit.schemas import Schema
 
 __all__ = [
@@ -60,13 +57,6 @@ _MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^
 _STRIPE_PUBLISHABLE_KEY = r"^(pk_(test|live)_[A-Za-z0-9]{1,247})?$"
 
 
-def _number_only(value: object) -> object:
-    """Amounts come as JSON numbers: no strings, no booleans."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise PydanticCustomError("number_type", "Input should be a number")
-    return value
-
-
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("Value should not be blank")
@@ -84,22 +74,8 @@ def _mime_types(values: list[str]) -> list[str]:
     return list(seen)
 
 
-# A JSON number with at most two decimal places, kept as Decimal in Python.
-_DecimalNumber = Annotated[
-    Decimal,
-    BeforeValidator(_number_only),
-    PlainSerializer(float, return_type=float, when_used="json"),
-]
-Percentage = Annotated[
-    _DecimalNumber,
-    Field(ge=0, le=100, max_digits=5, decimal_places=2),
-    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 100}),
-]
-Amount = Annotated[
-    _DecimalNumber,
-    Field(ge=0, max_digits=14, decimal_places=2),
-    WithJsonSchema({"type": "number", "minimum": 0}),
-]
+# Amounts and percentages come as JSON numbers here: no strings, no booleans.
+NUMBER_ONLY = JsonNumberOnly()
 
 PlatformName = Annotated[StrictStr, Field(min_length=1, max_length=100), AfterValidator(_not_blank)]
 PlatformDescription = Annotated[StrictStr, Field(max_length=1000)]
@@ -152,11 +128,11 @@ class GeneralSettings(Schema):
 
 
 class PaymentSettings(Schema):
-    platform_fee_percentage: Percentage = Field(
+    platform_fee_percentage: Annotated[Percentage, NUMBER_ONLY] = Field(
         default=Decimal(10),
         description="Share of every sale kept by the platform, percent (0-100, 2 decimals).",
     )
-    minimum_payout: Amount = Field(
+    minimum_payout: Annotated[Amount, NUMBER_ONLY] = Field(
         default=Decimal(10),
         description="Smallest payout, in the platform currency's major unit (>= 0).",
     )
@@ -190,11 +166,11 @@ class VerificationSettings(Schema):
     require_business_docs_for_premium: StrictBool = Field(
         default=True, description="Premium verification requires business documents."
     )
-    verification_fee: Amount = Field(
+    verification_fee: Annotated[Amount, NUMBER_ONLY] = Field(
         default=Decimal(0),
         description="Fee for a verification request, in the platform currency (>= 0).",
     )
-    manual_review_threshold: Amount = Field(
+    manual_review_threshold: Annotated[Amount, NUMBER_ONLY] = Field(
         default=Decimal(1000),
         description=(
             "Amount in the platform currency at or above which a verification or transaction "
@@ -302,8 +278,8 @@ class GeneralSettingsPatch(_Patch):
 
 
 class PaymentSettingsPatch(_Patch):
-    platform_fee_percentage: Percentage | None = None
-    minimum_payout: Amount | None = None
+    platform_fee_percentage: Annotated[Percentage, NUMBER_ONLY] | None = None
+    minimum_payout: Annotated[Amount, NUMBER_ONLY] | None = None
     payout_schedule: PayoutSchedule | None = None
     stripe_publishable_key: StripePublishableKey | None = None
     paypal_enabled: StrictBool | None = None
@@ -316,8 +292,8 @@ class VerificationSettingsPatch(_Patch):
     auto_verify_creators: StrictBool | None = None
     require_portfolio_for_creators: StrictBool | None = None
     require_business_docs_for_premium: StrictBool | None = None
-    verification_fee: Amount | None = None
-    manual_review_threshold: Amount | None = None
+    verification_fee: Annotated[Amount, NUMBER_ONLY] | None = None
+    manual_review_threshold: Annotated[Amount, NUMBER_ONLY] | None = None
 
 
 class ContentSettingsPatch(_Patch):

@@ -8,7 +8,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.eventbus.maintenance import purge_delivered
-from ipmarket.worker.scheduler import PeriodicJob
+from ipmarket.kit.periodic import PeriodicJob
 
 log = structlog.get_logger(__name__)
 

@@ -11,8 +11,6 @@ finish (up to `WorkerOptions.shutdown_timeout` for queue consumers) and closes c
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import signal
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,18 +26,12 @@ from ipmarket.eventbus.registry import ConsumerRegistry
 from ipmarket.eventbus.registry import registry as default_registry
 from ipmarket.eventbus.relay import MAX_IDLE_BACKOFF_SECONDS, OutboxRelay, wait_for_stop
 from ipmarket.kit.db import Database
-from ipmarket.licensing import configure_license_fees, license_fees
-from ipmarket.notifications import configure_email, make_email_sender
-from ipmarket.payments import LicenseFeePort, configure_provider
-from ipmarket.payments.providers import make_provider
-from ipmarket.provenance import configure_verification_cache
-from ipmarket.runtime import Runtime
+from ipmarket.kit.periodic import PeriodicJob, job_registry
+from ipmarket.runtime import bootstrap
 from ipmarket.worker.jobs import outbox_cleanup_job
-from ipmarket.worker.scheduler import PeriodicJob, Scheduler, job_registry
+from ipmarket.worker.scheduler import Scheduler
 
 log = structlog.get_logger(__name__)
-
-HANDLERS_MODULE = "ipmarket.handlers"
 
 
 @dataclass(frozen=True)
@@ -59,18 +51,8 @@ class WorkerOptions:
     shutdown_timeout: float = 30.0
 
 
-def load_consumers(module: str = HANDLERS_MODULE) -> bool:
-    """Import `module` (every module's event consumers and periodic jobs register
-    themselves on import); False if it does not exist. Errors inside it propagate."""
-    if importlib.util.find_spec(module) is None:
-        log.warning("worker.no_consumers_module", module=module)
-        return False
-    importlib.import_module(module)
-    return True
-
-
 def default_jobs(options: WorkerOptions | None = None) -> list[PeriodicJob]:
-    """The outbox cleanup plus every job registered with `ipmarket.worker.scheduler.periodic`."""
+    """The outbox cleanup plus every job registered with `ipmarket.kit.periodic.periodic`."""
     options = options or WorkerOptions()
     return [
         outbox_cleanup_job(retention=options.outbox_retention, interval=options.cleanup_interval),
@@ -81,9 +63,8 @@ def default_jobs(options: WorkerOptions | None = None) -> list[PeriodicJob]:
 def _resolve(
     registry: ConsumerRegistry | None, jobs: Iterable[PeriodicJob] | None, options: WorkerOptions
 ) -> tuple[ConsumerRegistry, list[PeriodicJob]]:
-    if registry is None:
-        load_consumers()
-        registry = default_registry
+    # `bootstrap` has imported every module, so the global registries are complete.
+    registry = registry if registry is not None else default_registry
     return registry, list(jobs) if jobs is not None else default_jobs(options)
 
 
@@ -100,7 +81,7 @@ async def run_background(
 
     `ipmarket serve` starts it as a background task when `settings.run_relay_in_process`,
     sets `stop` on shutdown and awaits it (the delivery or job in progress finishes first).
-    Without `registry`, `ipmarket.handlers` is loaded and the global registry is used.
+    Without `registry`, the global registry (complete after `bootstrap`) is used.
     """
     options = options or WorkerOptions()
     registry, job_list = _resolve(registry, jobs, options)
@@ -202,19 +183,14 @@ async def run_worker(
     """`ipmarket worker`: relay events and run periodic jobs until SIGTERM/SIGINT (or `stop`).
 
     Uses RabbitMQ when `settings.rabbitmq_url` is set, the in-process relay otherwise.
-    Without `registry`, `ipmarket.handlers` is loaded and the global registry is used.
+    The process is wired by `bootstrap`, as the API's is; without `registry`, the global
+    registry it completes is used.
     """
     options = options or WorkerOptions()
+    runtime = bootstrap(settings)
     registry, job_list = _resolve(registry, jobs, options)
     stop = stop or asyncio.Event()
     restore = _install_signal_handlers(stop)
-    runtime = Runtime.build(settings)
-    # The same ports as the API process: handlers send email and invalidate cached answers.
-    configure_email(make_email_sender(settings))
-    configure_verification_cache(runtime.cache)
-    configure_provider(make_provider(settings))
-    configure_license_fees(LicenseFeePort())
-    license_fees()  # a process that wires no license-fee port fails here, not mid-approval
     mode = "rabbitmq" if settings.rabbitmq_url else "in-process"
     log.info(
         "worker.started",

@@ -1,4 +1,4 @@
-"""A small scheduler of periodic jobs.
+"""A small scheduler of periodic jobs (declared with `ipmarket.kit.periodic`).
 
 A job is a coroutine `async def job(session: AsyncSession) -> None` run every `interval`, each
 run in its own transaction (committed when the job returns, rolled back when it raises). Each
@@ -11,21 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import timedelta
+from collections.abc import Iterable
 
 import structlog
 from prometheus_client import Counter
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.eventbus.relay import wait_for_stop
 from ipmarket.kit.db import Database
+from ipmarket.kit.periodic import PeriodicJob
 
 log = structlog.get_logger(__name__)
-
-JobFunc = Callable[[AsyncSession], Awaitable[None]]
 
 # The first key of the two-key advisory locks that guard periodic jobs.
 ADVISORY_LOCK_NAMESPACE = 0x1B5C
@@ -35,48 +31,6 @@ JOB_RUNS = Counter(
     "Runs of periodic jobs, by outcome (succeeded, failed, skipped).",
     ["job", "outcome"],
 )
-
-
-@dataclass(frozen=True)
-class PeriodicJob:
-    name: str
-    interval: timedelta
-    func: JobFunc
-    # Run as soon as the scheduler starts, rather than one interval later.
-    run_at_start: bool = True
-
-    def __post_init__(self) -> None:
-        if self.interval <= timedelta(0):
-            raise ValueError(f"job {self.name}: the interval must be positive")
-
-
-@dataclass
-class JobRegistry:
-    """Named jobs; modules' jobs are registered (with `periodic`) when `ipmarket.handlers`
-    is imported, like event consumers."""
-
-    jobs: dict[str, PeriodicJob] = field(default_factory=dict)
-
-    def add(self, job: PeriodicJob) -> None:
-        if job.name in self.jobs:
-            raise ValueError(f"periodic job {job.name} is registered twice")
-        self.jobs[job.name] = job
-
-    def periodic(
-        self, name: str, *, every: timedelta, run_at_start: bool = True
-    ) -> Callable[[JobFunc], JobFunc]:
-        def decorate(func: JobFunc) -> JobFunc:
-            self.add(PeriodicJob(name=name, interval=every, func=func, run_at_start=run_at_start))
-            return func
-
-        return decorate
-
-    def __iter__(self) -> Iterator[PeriodicJob]:
-        return iter(list(self.jobs.values()))
-
-
-job_registry = JobRegistry()
-periodic = job_registry.periodic
 
 
 class Scheduler:

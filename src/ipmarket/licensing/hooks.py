@@ -1,12 +1,10 @@
-"""Licensing's answers to what the IP assets module announces (in the same transaction),
-and its periodic jobs."""
+"""Licensing's answers to the hooks the IP assets module dispatches (in the same
+transaction)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket import provenance
@@ -22,11 +20,7 @@ from ipmarket.kit.hooks import on
 from ipmarket.licensing.models import LicenseStatus
 from ipmarket.licensing.repository import LicenseRepository
 from ipmarket.licensing.rules import cap_problem, chain_problems, chain_share
-from ipmarket.licensing.service import expire_due, expire_lapsed_fee_holds
 from ipmarket.settings import get_platform_settings
-from ipmarket.worker.scheduler import periodic
-
-log = structlog.get_logger(__name__)
 
 # How many licenses a chain may hold, from a product's license up to the original work. The
 # chain queries stop at 64 levels, well above this.
@@ -107,19 +101,3 @@ async def refuse_material_edit_while_licensed(
             details={"rule": "licensed_content_is_fixed"},
         )
     provenance.invalidate_after_commit(session)
-
-
-@periodic("licensing.expire_licenses", every=timedelta(minutes=1))
-async def expire_licenses(session: AsyncSession) -> None:
-    expired = await expire_due(session)
-    if expired:
-        log.info("licenses.expired", count=expired)
-
-
-@periodic("licensing.expire_lapsed_fee_holds", every=timedelta(minutes=10))
-async def expire_lapsed_fee_holds_job(session: AsyncSession) -> None:
-    """Applications left undecided while their fee's card hold ran out expire, the hold
-    released (see `FEE_HOLD_WINDOW`)."""
-    expired = await expire_lapsed_fee_holds(session)
-    if expired:
-        log.info("licenses.fee_holds_lapsed", count=expired)

@@ -1,0 +1,11 @@
+"""Imports every module's event consumers (`consumers`), in-transaction hook answers
+(`hooks`) and periodic jobs (`jobs`) so that they register; `runtime.bootstrap` loads it."""
+
+import ipmarket.identity.consumers
+import ipmarket.licensing.hooks
+import ipmarket.licensing.jobs
+import ipmarket.payments.handlers
+import ipmarket.payments.jobs
+import ipmarket.payments.transfers
+import ipmarket.products.hooks
+import ipmarket.provenance.consumers  # noqa: F401
