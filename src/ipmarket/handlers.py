@@ -4,9 +4,9 @@ they register."""
 import ipmarket.identity.handlers
 import ipmarket.ip_assets.handlers
 import ipmarket.licensing.handlers
-import ipmarket.payments.handlers
+import ipmarket.payments.consumers
+import ipmarket.payments.hooks
 import ipmarket.payments.jobs
 import ipmarket.payments.stats
-import ipmarket.payments.transfers
 import ipmarket.products.handlers
 import ipmarket.provenance.handlers  # noqa: F401

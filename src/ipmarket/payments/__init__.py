@@ -4,14 +4,17 @@ fees and the payment providers.
 Other modules use only what is named here.
 """
 
+from ipmarket.payments.ledger.checks import LedgerSize, check_ledger, ledger_size
 from ipmarket.payments.models import Transaction, TransactionStatus, TransactionType
-from ipmarket.payments.service import PaymentService, configure_provider, get_provider
+from ipmarket.payments.providers import configure_provider, get_provider
 
 __all__ = [
-    "PaymentService",
+    "LedgerSize",
     "Transaction",
     "TransactionStatus",
     "TransactionType",
+    "check_ledger",
     "configure_provider",
     "get_provider",
+    "ledger_size",
 ]

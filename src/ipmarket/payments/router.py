@@ -19,11 +19,14 @@ from ipmarket.kit.envelope import APIResponse, error_responses, ok, paged
 from ipmarket.kit.errors import ValidationFailed
 from ipmarket.kit.money import from_minor
 from ipmarket.kit.pagination import Paging
+from ipmarket.payments.checkout.purchase import PurchaseService
+from ipmarket.payments.checkout.repository import TransactionFilters, TransactionRepository
+from ipmarket.payments.errors import KEEP_ON_ERROR
 from ipmarket.payments.idempotency import Idempotency
 from ipmarket.payments.models import Payout, Refund, Transaction
-from ipmarket.payments.payouts import PayoutService
+from ipmarket.payments.money_out.payouts import PayoutService
 from ipmarket.payments.providers import WebhookSignatureError, verify_stripe_signature
-from ipmarket.payments.repository import TransactionFilters
+from ipmarket.payments.refunds.service import RefundResult, RefundService
 from ipmarket.payments.schemas import (
     AdminRefundRequest,
     BalanceRead,
@@ -42,7 +45,7 @@ from ipmarket.payments.schemas import (
     TransactionTypeName,
     WebhookAck,
 )
-from ipmarket.payments.service import KEEP_ON_ERROR, PaymentService, RefundResult
+from ipmarket.payments.webhooks import WebhookService
 
 purchase_router = APIRouter(prefix="/products", tags=["products"])
 router = APIRouter(prefix="/payments", tags=["payments"])
@@ -174,7 +177,7 @@ async def purchase(
     idempotency: Idempotency,
 ) -> Response:
     async def work() -> APIResponse[TransactionRead]:
-        tx = await PaymentService(session).purchase(
+        tx = await PurchaseService(session).purchase(
             principal,
             product_id,
             quantity=body.quantity,
@@ -204,7 +207,7 @@ async def create_intent(
     body: IntentRequest, session: DbSession, principal: Buyer, idempotency: Idempotency
 ) -> Response:
     async def work() -> APIResponse[TransactionRead]:
-        tx = await PaymentService(session).purchase(
+        tx = await PurchaseService(session).purchase(
             principal,
             body.product_id,
             quantity=body.quantity,
@@ -231,7 +234,7 @@ async def confirm(
     body: ConfirmRequest, session: DbSession, principal: Buyer, idempotency: Idempotency
 ) -> Response:
     async def work() -> APIResponse[TransactionRead]:
-        tx = await PaymentService(session).confirm(
+        tx = await PurchaseService(session).confirm(
             principal, body.transaction_id, body.payment_method
         )
         return ok(transaction_read(tx))
@@ -255,7 +258,7 @@ async def history(
         Query(description="buyer: your purchases; seller: your sales; licensor: your shares"),
     ] = None,
 ) -> APIResponse[list[HistoryItemRead]]:
-    rows, total = await PaymentService(session).search(
+    rows, total = await TransactionRepository(session).search(
         TransactionFilters(
             transaction_type=transaction_type,
             status=status_filter,
@@ -289,7 +292,7 @@ async def refund(
     body: RefundRequest, session: DbSession, principal: Refunder, idempotency: Idempotency
 ) -> Response:
     async def work() -> APIResponse[RefundRead]:
-        result = await PaymentService(session).refund(
+        result = await RefundService(session).refund(
             principal,
             body.transaction_id,
             amount=body.amount,
@@ -368,7 +371,7 @@ async def stripe_webhook(
         raise ValidationFailed(
             "The webhook's signature is not valid", details={"reason": str(exc)}, status_code=400
         ) from exc
-    fresh = await PaymentService(session).take_provider_event(event, provider="stripe")
+    fresh = await WebhookService(session).take_provider_event(event, provider="stripe")
     return ok(WebhookAck(received=True, duplicate=not fresh))
 
 
@@ -406,7 +409,7 @@ async def admin_transactions(
     ] = None,
     created_to: Annotated[datetime | None, Query(alias="to", description="Created before")] = None,
 ) -> APIResponse[list[TransactionRead]]:
-    rows, total = await PaymentService(session).search(
+    rows, total = await TransactionRepository(session).search(
         TransactionFilters(
             transaction_type=transaction_type,
             status=status_filter,
@@ -437,7 +440,7 @@ async def admin_refund(
     idempotency: Idempotency,
 ) -> Response:
     async def work() -> APIResponse[RefundRead]:
-        result = await PaymentService(session).refund(
+        result = await RefundService(session).refund(
             principal,
             transaction_id,
             amount=body.amount,
