@@ -42,8 +42,8 @@ from ipmarket.payments.checkout.license_fees import LicenseFeeService
 from ipmarket.payments.checkout.reservations import expire_reservations
 from ipmarket.payments.idempotency import purge_expired_keys
 from ipmarket.payments.ledger import release_matured
-from ipmarket.payments.money_out.payouts import PayoutService
-from ipmarket.payments.refunds.service import RefundService
+from ipmarket.payments.money_out import flows as money_out_flows
+from ipmarket.payments.refunds import flows as refund_flows
 from ipmarket.worker.scheduler import periodic
 
 log = structlog.get_logger(__name__)
@@ -79,7 +79,7 @@ async def ensure_transaction_partitions(session: AsyncSession) -> None:
 
 @periodic("payments.reconcile_payouts", every=timedelta(minutes=1))
 async def reconcile_payouts(session: AsyncSession) -> None:
-    settled = await PayoutService(session).settle_stale(now=utcnow())
+    settled = await money_out_flows.settle_stale(session, now=utcnow())
     if settled.paid or settled.failed or settled.pending:
         log.info(
             "payments.payouts_reconciled",
@@ -91,7 +91,7 @@ async def reconcile_payouts(session: AsyncSession) -> None:
 
 @periodic("payments.reconcile_refunds", every=timedelta(minutes=1))
 async def reconcile_refunds(session: AsyncSession) -> None:
-    settled = await RefundService(session).settle_stale_refunds(now=utcnow())
+    settled = await refund_flows.settle_stale_refunds(session, now=utcnow())
     if settled.succeeded or settled.failed or settled.pending:
         log.info(
             "payments.refunds_reconciled",
@@ -103,7 +103,7 @@ async def reconcile_refunds(session: AsyncSession) -> None:
 
 @periodic("payments.scheduled_payouts", every=timedelta(minutes=15))
 async def scheduled_payouts(session: AsyncSession) -> None:
-    made = await PayoutService(session).pay_out_scheduled(now=utcnow())
+    made = await money_out_flows.pay_out_scheduled(session, now=utcnow())
     if made:
         log.info("payments.scheduled_payouts_made", count=made)
 

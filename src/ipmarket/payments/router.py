@@ -19,14 +19,16 @@ from ipmarket.kit.envelope import APIResponse, error_responses, ok, paged
 from ipmarket.kit.errors import ValidationFailed
 from ipmarket.kit.money import from_minor
 from ipmarket.kit.pagination import Paging
-from ipmarket.payments.checkout.purchase import PurchaseService
+from ipmarket.payments.checkout import flows as checkout_flows
 from ipmarket.payments.checkout.repository import TransactionFilters, TransactionRepository
 from ipmarket.payments.errors import KEEP_ON_ERROR
 from ipmarket.payments.idempotency import Idempotency
 from ipmarket.payments.models import Payout, Refund, Transaction
+from ipmarket.payments.money_out import flows as money_out_flows
 from ipmarket.payments.money_out.payouts import PayoutService
 from ipmarket.payments.providers import WebhookSignatureError, verify_stripe_signature
-from ipmarket.payments.refunds.service import RefundResult, RefundService
+from ipmarket.payments.refunds import flows as refund_flows
+from ipmarket.payments.refunds.service import RefundResult
 from ipmarket.payments.schemas import (
     AdminRefundRequest,
     BalanceRead,
@@ -177,7 +179,8 @@ async def purchase(
     idempotency: Idempotency,
 ) -> Response:
     async def work() -> APIResponse[TransactionRead]:
-        tx = await PurchaseService(session).purchase(
+        tx = await checkout_flows.purchase(
+            session,
             principal,
             product_id,
             quantity=body.quantity,
@@ -207,7 +210,8 @@ async def create_intent(
     body: IntentRequest, session: DbSession, principal: Buyer, idempotency: Idempotency
 ) -> Response:
     async def work() -> APIResponse[TransactionRead]:
-        tx = await PurchaseService(session).purchase(
+        tx = await checkout_flows.purchase(
+            session,
             principal,
             body.product_id,
             quantity=body.quantity,
@@ -234,8 +238,8 @@ async def confirm(
     body: ConfirmRequest, session: DbSession, principal: Buyer, idempotency: Idempotency
 ) -> Response:
     async def work() -> APIResponse[TransactionRead]:
-        tx = await PurchaseService(session).confirm(
-            principal, body.transaction_id, body.payment_method
+        tx = await checkout_flows.confirm(
+            session, principal, body.transaction_id, body.payment_method
         )
         return ok(transaction_read(tx))
 
@@ -292,7 +296,8 @@ async def refund(
     body: RefundRequest, session: DbSession, principal: Refunder, idempotency: Idempotency
 ) -> Response:
     async def work() -> APIResponse[RefundRead]:
-        result = await RefundService(session).refund(
+        result = await refund_flows.refund(
+            session,
             principal,
             body.transaction_id,
             amount=body.amount,
@@ -333,8 +338,8 @@ async def payout(
     body: PayoutRequest, session: DbSession, principal: CurrentPrincipal, idempotency: Idempotency
 ) -> Response:
     async def work() -> APIResponse[PayoutRead]:
-        made = await PayoutService(session).payout(
-            principal, body.amount, payout_id=idempotency.derived_id("payout")
+        made = await money_out_flows.payout(
+            session, principal, body.amount, payout_id=idempotency.derived_id("payout")
         )
         return ok(payout_read(made))
 
@@ -440,7 +445,8 @@ async def admin_refund(
     idempotency: Idempotency,
 ) -> Response:
     async def work() -> APIResponse[RefundRead]:
-        result = await RefundService(session).refund(
+        result = await refund_flows.refund(
+            session,
             principal,
             transaction_id,
             amount=body.amount,

@@ -323,7 +323,7 @@ async def test_a_retry_after_a_lost_answer_refunds_once(
 ) -> None:
     # given a refund the provider made, whose request died before it could record it
     chain, sale = await three_level_sale(shop)
-    settle = RefundService._settle_refund
+    settle = RefundService.settle
     calls = 0
 
     async def dies_once(self: RefundService, *args: Any, **kwargs: Any) -> Any:
@@ -333,7 +333,7 @@ async def test_a_retry_after_a_lost_answer_refunds_once(
             raise ConnectionError("the database went away")
         return await settle(self, *args, **kwargs)
 
-    monkeypatch.setattr(RefundService, "_settle_refund", dies_once)
+    monkeypatch.setattr(RefundService, "settle", dies_once)
     idem = key()
     lost = await shop.refund(chain["s3"], sale["id"], 1.50, idempotency_key=idem)
     assert lost.status_code == 500

@@ -1,5 +1,6 @@
-"""Purchase and confirm: a buyer reserves stock and pays for it (see the steps below). How
-the payment ends is the settlement's."""
+"""The steps of a purchase and of its confirmation (the flows in `checkout.flows` run them,
+committing between them): a buyer reserves stock and pays for it. How the payment ends is
+the settlement's. Never commits."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.identity import Principal
 from ipmarket.kit.clock import utcnow
-from ipmarket.kit.db import commit
 from ipmarket.kit.errors import (
     Conflict,
     Forbidden,
@@ -44,6 +44,7 @@ from ipmarket.payments.policy import (
     RESERVATION_EXPIRED,
 )
 from ipmarket.payments.providers import (
+    Intent,
     IntentStatus,
     PaymentDeclined,
     PaymentProvider,
@@ -65,34 +66,17 @@ class PurchaseService:
         self.products = ProductRepository(session)
         self.settlement = Settlement(session, self.provider)
 
-    #
-    # A purchase runs in steps, each committed before the provider is called, so no database
-    # lock is held while the provider works and no charge is made inside a transaction that
-    # could still roll back:
-    #
-    #   1. reserve: the chain is checked, the stock taken in one conditional UPDATE, and the
-    #      pending transaction written; committed;
-    #   2. the payment intent is created (provider key `{tx}:intent`) and its id stored;
-    #      committed;
-    #   3. with a payment method, the intent is confirmed (`{tx}:confirm`), then the
-    #      transaction is settled under its row lock: completed, or failed with the stock
-    #      back.
-    #
-    # A step interrupted by a crash or a provider outage is finished by whoever comes next:
-    # the same request retried (its transaction id derives from the Idempotency-Key, so the
-    # retry continues it), the provider's webhook, or the reservation-expiry job.
-
-    async def purchase(
+    async def reserve(
         self,
         buyer: Principal,
         product_id: uuid.UUID,
         *,
         quantity: int,
-        payment_method: str | None,
-        transaction_id: uuid.UUID | None = None,
+        transaction_id: uuid.UUID | None,
     ) -> Transaction:
-        """Reserve `quantity` units and open a payment for them; with `payment_method`, pay
-        at once (completed, or PaymentDeclinedError with the stock released)."""
+        """Step 1: reserve `quantity` units in a pending transaction; or, under a
+        `transaction_id` an earlier attempt of this very request used, that attempt's
+        transaction, to be carried on."""
         if transaction_id is not None:
             # Two attempts under one key (a stalled one and the one that took its key over)
             # decide here one at a time, so the id is never reserved twice: the lock lasts
@@ -105,15 +89,12 @@ class PurchaseService:
                 elif earlier.buyer_id == buyer.id and earlier.product_id == product_id:
                     # An earlier attempt of this very request (retried after a 5xx, or its
                     # key taken over): carry it on rather than reserve again.
-                    await commit(self.session)
-                    return await self._carry_on(earlier, payment_method)
+                    return earlier
                 else:
                     raise Conflict("This Idempotency-Key belongs to another purchase")
-        tx = await self._reserve(
+        return await self._reserve(
             buyer, product_id, quantity=quantity, transaction_id=transaction_id or new_id()
         )
-        await commit(self.session)
-        return await self._carry_on(tx, payment_method)
 
     async def _reserve(
         self, buyer: Principal, product_id: uuid.UUID, *, quantity: int, transaction_id: uuid.UUID
@@ -193,22 +174,7 @@ class PurchaseService:
                 f"Only {stock} left in stock", details={"available": stock, "requested": quantity}
             )
 
-    async def _carry_on(self, tx: Transaction, payment_method: str | None) -> Transaction:
-        """Take a committed purchase as far as it can go: its intent, then (with a payment
-        method) its payment."""
-        if tx.status != TransactionStatus.PENDING:
-            return self._settled(tx)
-        if tx.payment_reference is None:
-            try:
-                await self._open_intent(tx)
-            except ProviderUnavailable:
-                await self._unreserve(tx)
-                raise
-        if payment_method is None:
-            return tx
-        return await self._pay(tx, payment_method)
-
-    async def _unreserve(self, tx: Transaction) -> None:
+    async def unreserve(self, tx: Transaction) -> None:
         """Undo a reservation whose intent could not be created: nothing can have been
         paid, so the request leaves no trace and may simply be tried again."""
         locked = await self.transactions.transaction(tx.id, for_update=True)
@@ -220,9 +186,9 @@ class PurchaseService:
             if locked.product_id is not None:
                 await self.products.return_stock(locked.product_id, locked.quantity, now=utcnow())
             await self.session.delete(locked)
-            await commit(self.session)
 
-    def _settled(self, tx: Transaction) -> Transaction:
+    @staticmethod
+    def settled(tx: Transaction) -> Transaction:
         """A purchase that ended in an earlier attempt answers as it did then."""
         if tx.status == TransactionStatus.FAILED:
             reason = tx.failure_reason or ""
@@ -242,8 +208,9 @@ class PurchaseService:
             )
         return tx
 
-    async def _open_intent(self, tx: Transaction) -> None:
-        intent = await call_provider(
+    async def create_intent(self, tx: Transaction) -> Intent:
+        """Step 2, at the provider: the payment intent of a committed reservation."""
+        return await call_provider(
             self.provider.create_intent(
                 amount_minor=tx.amount_minor,
                 currency=tx.currency,
@@ -258,17 +225,21 @@ class PurchaseService:
             ),
             "create_intent",
         )
+
+    async def store_intent(self, tx: Transaction, intent: Intent) -> None:
+        """Step 2, recorded: the transaction's payment reference, unless another attempt
+        stored it first."""
         locked = await self.transactions.transaction(tx.id, for_update=True)
         assert locked is not None
         if locked.payment_reference is None:
             locked.payment_reference = intent.id
             locked.updated_at = utcnow()
-        await commit(self.session)
 
-    async def confirm(
-        self, buyer: Principal, transaction_id: uuid.UUID, payment_method: str
-    ) -> Transaction:
-        """Pay for a pending purchase of the caller's."""
+    async def payable(self, buyer: Principal, transaction_id: uuid.UUID) -> Transaction:
+        """A pending purchase of the caller's, locked, that may still be paid; one whose
+        reservation is over is ended first (returned completed when it had been paid after
+        all; ReservationExpired otherwise), one whose chain stopped authorising the sale is
+        failed (SaleNoLongerAuthorised)."""
         tx = await self.transactions.transaction(transaction_id, for_update=True)
         if (
             tx is None
@@ -305,13 +276,12 @@ class PurchaseService:
                     "was released",
                     details={**exc.details, "transactionId": str(tx.id)},
                 ) from exc
-        await commit(self.session)  # no lock is held while the provider charges the card
-        if tx.payment_reference is None:
-            await self._open_intent(tx)
-        return await self._pay(tx, payment_method)
+        return tx
 
-    async def _pay(self, tx: Transaction, payment_method: str) -> Transaction:
-        """Confirm the committed purchase's intent with `payment_method`, then settle it."""
+    async def pay(self, tx: Transaction, payment_method: str) -> Transaction:
+        """Step 3: confirm the committed purchase's intent with `payment_method` at the
+        provider, then settle it under its row lock: completed, or failed with the stock
+        back (PaymentDeclinedError)."""
         assert tx.payment_reference is not None
         try:
             intent = await self.provider.confirm_intent(
@@ -324,7 +294,7 @@ class PurchaseService:
             locked = await self.transactions.transaction(tx.id, for_update=True)
             assert locked is not None
             if locked.status != TransactionStatus.PENDING:
-                return self._settled(locked)
+                return self.settled(locked)
             await self.settlement.void(locked)
             await self.settlement.fail(locked, reason=f"declined: {reason}")
             raise PaymentDeclinedError(
@@ -347,4 +317,4 @@ class PurchaseService:
         if intent.status == IntentStatus.SUCCEEDED:
             await self.settlement.intent_paid(locked, intent.amount_captured_minor, intent.currency)
         await self.session.flush()
-        return self._settled(locked)
+        return self.settled(locked)

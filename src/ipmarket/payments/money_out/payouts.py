@@ -25,8 +25,8 @@ day, Mondays, or the 1st of the month, UTC, by the app clock) everyone whose ava
 is at least the minimum payout is paid all of it, through the same steps, once per user and
 period: the payout's id derives from (schedule, user, period).
 
-This module commits (after each step); it is used by the payout request and by jobs, never
-inside another unit of work.
+This module holds the steps and never commits: the flows in `money_out.flows` run them, each
+in its own committed step, for the payout request and the jobs.
 """
 
 from __future__ import annotations
@@ -38,15 +38,12 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket import audit
 from ipmarket.identity import Principal
 from ipmarket.kit.clock import utcnow
-from ipmarket.kit.db import commit
 from ipmarket.kit.errors import PaymentFailed, ValidationFailed
-from ipmarket.kit.ids import new_id
 from ipmarket.kit.money import CURRENCY, from_minor, to_minor
 from ipmarket.payments import ledger
 from ipmarket.payments.idempotency import is_continuation
@@ -56,8 +53,6 @@ from ipmarket.payments.money_out.repository import MoneyOutRepository
 from ipmarket.payments.policy import MAX_REASON_LENGTH, PROVIDER_RETRY_WITHIN
 from ipmarket.payments.providers import (
     PaymentProvider,
-    ProviderError,
-    ProviderRejected,
     get_provider,
 )
 from ipmarket.settings import get_platform_settings
@@ -116,49 +111,16 @@ class PayoutService:
     async def balance(self, user_id: uuid.UUID) -> ledger.Balance:
         return await ledger.balance(self.session, user_id)
 
-    # --- a payout asked for ---------------------------------------------------------------
-
-    async def payout(
-        self, user: Principal, amount: Decimal | None, *, payout_id: uuid.UUID | None = None
-    ) -> Payout:
-        """Pay available earnings out: at least the minimum payout, at most what is
-        available (everything available when `amount` is omitted).
-
-        Returns the payout, `paid`, or `pending` when the provider could not be reached (the
-        reconciliation job finishes it). Raises ValidationFailed (nothing recorded) or
-        PayoutDeclined (recorded as failed, the amount available again). With `payout_id`
-        (derived from the request's Idempotency-Key), an earlier attempt of the same request
-        is carried on rather than paid out again."""
-        if payout_id is not None:
-            earlier = await self.payments.payout(payout_id)
-            if earlier is not None:
-                if earlier.user_id == user.id and is_continuation(earlier.created_at):
-                    await commit(self.session)
-                    return self._outcome(await self.settle(earlier))
-                payout_id = None  # the key was used before, and since forgotten
-        recorded = await self.record(
-            user.id,
-            to_minor(amount) if amount is not None else None,
-            payout_id=payout_id or new_id(),
-            actor_id=user.id,
-        )
-        if recorded is None:
-            # Another attempt under the same key recorded it meanwhile: carry that one on.
-            found = await self.payments.payout(payout_id) if payout_id is not None else None
-            await commit(self.session)
-            if found is None:
-                raise RuntimeError("a payout id was taken, yet no payout has it")
-            recorded = found
-        return self._outcome(await self.settle(recorded))
-
     @staticmethod
-    def _outcome(payout: Payout) -> Payout:
-        if payout.status == PayoutStatus.FAILED:
-            raise PayoutDeclined(
-                "The payment provider refused the payout; the amount is available again",
-                details={"payoutId": str(payout.id), "reason": payout.failure_reason},
-            )
-        return payout
+    def continues(earlier: Payout, user: Principal) -> bool:
+        """Whether `earlier`, found under this request's payout id (derived from its
+        Idempotency-Key), was recorded by an earlier attempt of this very request, to be
+        carried on; otherwise the key was used before and since forgotten."""
+        return earlier.user_id == user.id and is_continuation(earlier.created_at)
+
+    async def current(self, payout_id: uuid.UUID) -> Payout | None:
+        """A payout as it is in the database now."""
+        return await self.payments.payout(payout_id)
 
     # --- step 1: record -------------------------------------------------------------------
 
@@ -172,12 +134,10 @@ class PayoutService:
         action: str = "payout.requested",
     ) -> Payout | None:
         """Take `amount_minor` (everything available when None) from the user's available
-        balance into a pending payout, and commit. None, with nothing done, when a payout
-        with this id exists already; ValidationFailed (rolled back by the caller) when the
-        amount is not allowed."""
+        balance into a pending payout. None, with nothing done, when a payout with this id
+        exists already; ValidationFailed when the amount is not allowed."""
         await self.payments.lock_user_funds(user_id)
         if await self.payments.payout_exists(payout_id):
-            await self.session.rollback()
             return None
         available = (await ledger.balance(self.session, user_id, CURRENCY)).available_minor
         platform = await get_platform_settings(self.session)
@@ -227,54 +187,36 @@ class PayoutService:
             resource_id=payout.id,
             new_values={"amount": str(from_minor(requested)), "currency": currency},
         )
-        await commit(self.session)
         return payout
 
     # --- steps 2 and 3: pay, then settle ----------------------------------------------------
 
-    async def settle(self, payout: Payout) -> Payout:
-        """Have the provider pay a pending payout (outside any transaction) and record the
-        outcome; returns the payout as it is now. A payout the provider could not be asked
-        about stays pending."""
-        if payout.status != PayoutStatus.PENDING:
-            return payout
-        try:
-            destination = await self._destination(payout.user_id)
-            reference = await self.provider.payout(
-                destination=destination,
-                amount_minor=payout.amount_minor,
-                currency=payout.currency,
-                idempotency_key=payout_key(payout.id),
-            )
-        except ProviderRejected as exc:
-            log.warning("payments.payout_refused", payout_id=str(payout.id), error=str(exc))
-            return await self._finish(payout.id, reference=None, reason=str(exc))
-        except ProviderError as exc:
-            log.warning("payments.payout_deferred", payout_id=str(payout.id), error=str(exc))
-            if self.session.in_transaction():
-                await self.session.rollback()
-            current = await self.payments.payout(payout.id)
-            await commit(self.session)
-            assert current is not None  # payouts are never deleted
-            return current
-        return await self._finish(payout.id, reference=reference, reason=None)
-
-    async def _destination(self, user_id: uuid.UUID) -> str:
-        """The user's connected account, opened at the provider (outside any transaction)
-        when they have none yet."""
+    async def recorded_destination(self, user_id: uuid.UUID) -> tuple[str | None, str | None]:
+        """The user's connected account as recorded (None when they have none yet), and
+        their email to open one with."""
         found = await accounts.recorded_account(self.session, self.provider, user_id)
         email = await accounts.email_of(self.session, user_id) if found is None else None
-        await commit(self.session)
-        if found is not None:
-            return found
-        opened = await accounts.open_account(self.session, self.provider, user_id, email=email)
-        await commit(self.session)
-        return opened
+        return found, email
 
-    async def _finish(
+    async def open_destination(self, user_id: uuid.UUID, email: str | None) -> str:
+        """Open the user's connected account at the provider and record it."""
+        return await accounts.open_account(self.session, self.provider, user_id, email=email)
+
+    async def pay(self, payout: Payout, destination: str) -> str:
+        """Step 2, at the provider, outside any transaction: the payout made under its key
+        (the provider pays each key once); returns the provider's reference."""
+        return await self.provider.payout(
+            destination=destination,
+            amount_minor=payout.amount_minor,
+            currency=payout.currency,
+            idempotency_key=payout_key(payout.id),
+        )
+
+    async def finish(
         self, payout_id: uuid.UUID, *, reference: str | None, reason: str | None
     ) -> Payout:
-        """Record a payout paid (with the provider's reference) or failed (with the reason);
+        """Step 3: record a payout paid (with the provider's reference) or failed (with the
+        reason);
         a payout settled meanwhile (by the job, or the request) is left as it is."""
         payout = await self.payments.payout(payout_id, for_update=True)
         assert payout is not None  # payouts are never deleted
@@ -301,7 +243,6 @@ class PayoutService:
                 memo=f"payout to {payout.user_id} {payout.status}",
             )
             log.info("payments.payout_settled", payout_id=str(payout.id), status=payout.status)
-        await commit(self.session)
         return payout
 
     # --- returned by the bank ----------------------------------------------------------------
@@ -312,8 +253,8 @@ class PayoutService:
         → available). None when no payout has that reference; one that is not `paid` (failed
         already, or returned before) is left as it is.
 
-        Unlike the rest of this module it only flushes: the webhook's transaction holds it
-        together with the record of the event, so the event is handled once."""
+        The webhook's transaction holds it together with the record of the event, so the
+        event is handled once."""
         payout = await self.payments.payout_by_reference(provider_reference, for_update=True)
         if payout is None or payout.status != PayoutStatus.PAID:
             return payout
@@ -347,66 +288,18 @@ class PayoutService:
 
     # --- the jobs -------------------------------------------------------------------------
 
-    async def settle_stale(self, *, now: datetime, limit: int = 100) -> Settled:
-        """Pay again the pending payouts recorded before `now - RECONCILE_AFTER`, oldest
-        first, at most `limit`; returns how they ended."""
-        ids = await self.payments.stale_pending_payouts(
+    async def stale(self, *, now: datetime, limit: int) -> list[uuid.UUID]:
+        """The pending payouts recorded before `now - RECONCILE_AFTER` (and within the
+        provider's memory of their keys), oldest first, at most `limit`."""
+        return await self.payments.stale_pending_payouts(
             now - RECONCILE_AFTER, created_after=now - PROVIDER_RETRY_WITHIN, limit=limit
         )
-        await commit(self.session)
-        counts = dict.fromkeys(PayoutStatus, 0)
-        for payout_id in ids:
-            payout = await self.payments.payout(payout_id)
-            await commit(self.session)
-            if payout is None:
-                continue
-            settled = await self.settle(payout)
-            counts[PayoutStatus(settled.status)] += 1
-        return Settled(
-            paid=counts[PayoutStatus.PAID],
-            failed=counts[PayoutStatus.FAILED],
-            pending=counts[PayoutStatus.PENDING],
-        )
 
-    async def pay_out_scheduled(self, *, now: datetime) -> int:
-        """On the first day of a payout period, pay out everyone whose available balance is
-        at least the minimum payout, once per user and period; returns how many payouts
-        were recorded by this call."""
-        platform = await get_platform_settings(self.session)
-        schedule = platform.payments.payout_schedule
-        start = period_start(schedule, now)
-        if start is None:
-            await commit(self.session)
-            return 0
-        minimum = to_minor(Decimal(platform.payments.minimum_payout))
-        made = 0
-        after: uuid.UUID | None = None
-        while True:
-            batch = await ledger.available_at_least(
-                self.session, minimum, after=after, limit=SCHEDULE_BATCH
-            )
-            await commit(self.session)
-            if not batch:
-                return made
-            for user_id, _ in batch:
-                payout_id = scheduled_payout_id(user_id, schedule, start)
-                try:
-                    payout = await self.record(
-                        user_id,
-                        None,
-                        payout_id=payout_id,
-                        actor_id=None,
-                        action="payout.scheduled",
-                    )
-                except (ValidationFailed, IntegrityError) as exc:
-                    # Spent since it was counted, or paid out by a concurrent run.
-                    await self.session.rollback()
-                    log.info(
-                        "payments.scheduled_payout_skipped", user_id=str(user_id), why=str(exc)
-                    )
-                    continue
-                if payout is None:
-                    continue  # paid out already this period
-                made += 1
-                await self.settle(payout)
-            after = batch[-1][0]
+    async def balances_at_least(
+        self, minimum_minor: int, *, after: uuid.UUID | None
+    ) -> list[tuple[uuid.UUID, int]]:
+        """The next users (after `after`, by id) whose available balance is at least
+        `minimum_minor`, with that balance."""
+        return await ledger.available_at_least(
+            self.session, minimum_minor, after=after, limit=SCHEDULE_BATCH
+        )

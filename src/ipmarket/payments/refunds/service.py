@@ -1,4 +1,5 @@
-"""Refunds of a completed payment, in whole or in part (see the steps below)."""
+"""The steps of a refund of a completed payment, in whole or in part (the flows in
+`refunds.flows` run them, committing between them). Never commits."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from ipmarket import audit
 from ipmarket.eventbus import publish
 from ipmarket.identity import Permission, Principal
 from ipmarket.kit.clock import utcnow
-from ipmarket.kit.db import commit
 from ipmarket.kit.errors import (
     Conflict,
     Forbidden,
@@ -25,9 +25,6 @@ from ipmarket.kit.ids import new_id
 from ipmarket.kit.money import from_minor, to_minor
 from ipmarket.payments import ledger
 from ipmarket.payments.checkout.repository import TransactionRepository
-from ipmarket.payments.errors import (
-    RefundDeclined,
-)
 from ipmarket.payments.events import (
     RefundProcessed,
 )
@@ -46,8 +43,6 @@ from ipmarket.payments.policy import (
 )
 from ipmarket.payments.providers import (
     PaymentProvider,
-    ProviderError,
-    ProviderRejected,
     get_provider,
 )
 from ipmarket.payments.refunds.repository import RefundRepository
@@ -80,58 +75,7 @@ class RefundService:
         self.transactions = TransactionRepository(session)
         self.refunds = RefundRepository(session)
 
-    # A refund is written before it is made, and the provider is called outside any database
-    # transaction, as a payout is:
-    #
-    #   1. record: under the transaction's row lock, the request is checked, the refund
-    #      inserted `pending`, its `refund` posting made (each party gives its part back) and
-    #      the transaction's refunded amount raised, so the next refund sees what remains;
-    #      audited; committed;
-    #   2. make: the provider refunds under the key `refund:{refund id}`;
-    #   3. settle, under the transaction's row lock: `succeeded` with the provider's
-    #      reference (the transaction `refunded` once refunded in full, and refund.processed
-    #      published: only now are the transfers reversed), or, refused for good, `failed`
-    #      (`refund_failed`, the exact reversal of its posting, and the amount refundable
-    #      again); committed.
-    #
-    # When the provider cannot be reached the refund stays pending: the
-    # `payments.reconcile_refunds` job makes it again under the same key (the provider
-    # refunds each key once) until it succeeds or fails. A request retried under its
-    # Idempotency-Key finds its refund (its id derives from the key) and carries it on.
-
-    async def refund(
-        self,
-        actor: Principal,
-        transaction_id: uuid.UUID,
-        *,
-        amount: Decimal | None,
-        reason: str,
-        refund_id: uuid.UUID | None = None,
-    ) -> RefundResult:
-        """Refund all or part of what remains of a completed payment, by its seller or an
-        administrator who processes refunds; the split is reversed in proportion.
-
-        Returns the refund `succeeded`, or `pending` when the provider could not be reached
-        (the reconciliation job finishes it). Raises RefundDeclined when the provider refused
-        it (recorded as failed, nothing refunded)."""
-        recorded = await self._record_refund(
-            actor, transaction_id, amount=amount, reason=reason, refund_id=refund_id
-        )
-        result = await self._make_refund(recorded)
-        if result.refund.status == RefundStatus.FAILED:
-            tx = result.transaction
-            raise RefundDeclined(
-                "The payment provider refused the refund; nothing was refunded",
-                details={
-                    "refundId": str(result.refund.id),
-                    "transactionId": str(tx.id),
-                    "reason": result.refund.failure_reason,
-                    "remaining": float(from_minor(tx.amount_minor - tx.refunded_minor)),
-                },
-            )
-        return result
-
-    async def _record_refund(
+    async def record(
         self,
         actor: Principal,
         transaction_id: uuid.UUID,
@@ -140,7 +84,7 @@ class RefundService:
         reason: str,
         refund_id: uuid.UUID | None,
     ) -> uuid.UUID:
-        """Step 1: check the refund and write it pending, posted; committed. Returns its id
+        """Step 1: check the refund and write it pending, posted. Returns its id
         (an earlier attempt's refund, when this request was made before)."""
         tx = await self.transactions.transaction(transaction_id, for_update=True)
         if tx is None:
@@ -157,7 +101,6 @@ class RefundService:
                 if is_continuation(made.created_at) and made.transaction_id == tx.id:
                     # An earlier attempt under the same key recorded it (its answer was
                     # lost, or it lost the key to a take-over): carry that refund on.
-                    await commit(self.session)
                     return made.id
                 refund_id = None  # the key was used before, and since forgotten
         refund_id = refund_id or new_id()
@@ -237,46 +180,31 @@ class RefundService:
                 "reason": reason,
             },
         )
-        await commit(self.session)
         return refund.id
 
-    async def _make_refund(self, refund_id: uuid.UUID) -> RefundResult:
-        """Steps 2 and 3: have the provider make a pending refund (outside any transaction)
-        and record the outcome; returns the refund as it is now. A refund the provider could
-        not be asked about stays pending."""
+    async def current(self, refund_id: uuid.UUID) -> RefundResult:
+        """A refund and its transaction as they are in the database now."""
         refund = await self.refunds.refund(refund_id)
         assert refund is not None  # refunds are never deleted
         tx = await self.transactions.transaction(refund.transaction_id)
         assert tx is not None
-        assert tx.payment_reference is not None  # only a completed payment is refunded
-        await commit(self.session)  # no lock is held while the provider refunds
-        if refund.status != RefundStatus.PENDING:
-            return RefundResult(refund=refund, transaction=tx)
-        try:
-            reference = await self.provider.refund(
-                tx.payment_reference,
-                amount_minor=refund.amount_minor,
-                idempotency_key=refund_key(refund.id),
-            )
-        except ProviderRejected as exc:
-            log.warning("payments.refund_refused", refund_id=str(refund.id), error=str(exc))
-            return await self._settle_refund(refund.id, reference=None, reason=str(exc))
-        except ProviderError as exc:
-            log.warning("payments.refund_deferred", refund_id=str(refund.id), error=str(exc))
-            if self.session.in_transaction():
-                await self.session.rollback()
-            current = await self.refunds.refund(refund.id)
-            tx = await self.transactions.transaction(refund.transaction_id)
-            await commit(self.session)
-            assert current is not None
-            assert tx is not None
-            return RefundResult(refund=current, transaction=tx)
-        return await self._settle_refund(refund.id, reference=reference, reason=None)
+        return RefundResult(refund=refund, transaction=tx)
 
-    async def _settle_refund(
+    async def make(self, made: RefundResult) -> str:
+        """Step 2, at the provider, outside any transaction: the refund made under its key
+        (the provider refunds each key once); returns the provider's reference."""
+        assert made.transaction.payment_reference is not None  # only completed ones refund
+        return await self.provider.refund(
+            made.transaction.payment_reference,
+            amount_minor=made.refund.amount_minor,
+            idempotency_key=refund_key(made.refund.id),
+        )
+
+    async def settle(
         self, refund_id: uuid.UUID, *, reference: str | None, reason: str | None
     ) -> RefundResult:
-        """Record a refund made (with the provider's reference) or refused (with the reason);
+        """Step 3: record a refund made (with the provider's reference) or refused (with the
+        reason);
         a refund settled meanwhile (by the job, or the request) is left as it is."""
         found = await self.refunds.refund(refund_id)
         assert found is not None
@@ -336,24 +264,13 @@ class RefundService:
                     },
                 )
             log.info("payments.refund_settled", refund_id=str(refund.id), status=refund.status)
-        await commit(self.session)
         return RefundResult(refund=refund, transaction=tx)
 
-    async def settle_stale_refunds(self, *, now: datetime, limit: int = 100) -> SettledRefunds:
-        """Make again the pending refunds recorded before `now - REFUND_RECONCILE_AFTER`,
-        oldest first, at most `limit`; returns how they ended."""
-        ids = await self.refunds.stale_pending_refunds(
+    async def stale(self, *, now: datetime, limit: int) -> list[uuid.UUID]:
+        """The pending refunds recorded before `now - REFUND_RECONCILE_AFTER` (and within the
+        provider's memory of their keys), oldest first, at most `limit`."""
+        return await self.refunds.stale_pending_refunds(
             now - REFUND_RECONCILE_AFTER, created_after=now - PROVIDER_RETRY_WITHIN, limit=limit
-        )
-        await commit(self.session)
-        counts = dict.fromkeys(RefundStatus, 0)
-        for refund_id in ids:
-            result = await self._make_refund(refund_id)
-            counts[RefundStatus(result.refund.status)] += 1
-        return SettledRefunds(
-            succeeded=counts[RefundStatus.SUCCEEDED],
-            failed=counts[RefundStatus.FAILED],
-            pending=counts[RefundStatus.PENDING],
         )
 
     async def _reversal_lines(
