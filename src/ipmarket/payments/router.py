@@ -40,7 +40,6 @@ from ipmarket.payments.schemas import (
     PurchaseRequest,
     RefundRead,
     RefundRequest,
-    RevenueShareRead,
     Role,
     TransactionRead,
     TransactionStatusName,
@@ -85,36 +84,7 @@ _REFUND_OUTCOMES = (
 
 
 def transaction_read(tx: Transaction) -> TransactionRead:
-    return TransactionRead(
-        id=tx.id,
-        transaction_type=tx.transaction_type,
-        buyer_id=tx.buyer_id,
-        seller_id=tx.seller_id,
-        product_id=tx.product_id,
-        license_id=tx.license_id,
-        quantity=tx.quantity,
-        amount=from_minor(tx.amount_minor),
-        platform_fee=from_minor(tx.platform_fee_minor),
-        seller_amount=from_minor(tx.seller_amount_minor),
-        currency=tx.currency,
-        revenue_shares=[
-            RevenueShareRead(
-                recipient_id=uuid.UUID(share["recipientId"]),
-                license_id=uuid.UUID(share["licenseId"]),
-                percentage=share["percentage"],
-                amount=from_minor(int(share["amountMinor"])),
-            )
-            for share in tx.revenue_shares
-        ],
-        payment_method=tx.payment_method,
-        payment_reference=tx.payment_reference,
-        status=tx.status,
-        failure_reason=tx.failure_reason,
-        refunded_amount=from_minor(tx.refunded_minor),
-        expires_at=tx.expires_at,
-        processed_at=tx.processed_at,
-        created_at=tx.created_at,
-    )
+    return TransactionRead.model_validate(tx)
 
 
 def _role_of(tx: Transaction, user_id: uuid.UUID) -> Role:
@@ -143,15 +113,7 @@ def refund_read(result: RefundResult) -> RefundRead:
 
 
 def payout_read(payout: Payout) -> PayoutRead:
-    return PayoutRead(
-        id=payout.id,
-        amount=from_minor(payout.amount_minor),
-        currency=payout.currency,
-        status=payout.status,
-        provider_reference=payout.provider_reference,
-        created_at=payout.created_at,
-        processed_at=payout.processed_at,
-    )
+    return PayoutRead.model_validate(payout)
 
 
 # --- purchase ----------------------------------------------------------------------------
