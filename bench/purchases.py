@@ -484,7 +484,7 @@ async def audit(url: str, shop: ShopFixture, stock: int, outcome: Outcome) -> Au
         problems.append(f"sales not completed: {others}")
 
     from ipmarket.kit.db import Database  # noqa: PLC0415 - the app's own checks
-    from ipmarket.payments.checks import check_ledger  # noqa: PLC0415
+    from ipmarket.payments import check_ledger  # noqa: PLC0415
 
     db = Database(url, pool_size=1)
     try:

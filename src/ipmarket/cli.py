@@ -30,7 +30,7 @@ from ipmarket.kit.logging import configure_logging, redact_text
 
 if TYPE_CHECKING:
     from ipmarket.identity.models import User
-    from ipmarket.payments.checks import LedgerSize
+    from ipmarket.payments import LedgerSize
 
 # The repository's alembic.ini (the package is installed in editable mode from the checkout).
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
@@ -274,7 +274,7 @@ def ledger_check() -> None:
 async def _check_ledger(settings: Settings) -> tuple[list[str], LedgerSize]:
     from sqlalchemy import text  # noqa: PLC0415
 
-    from ipmarket.payments.checks import check_ledger, ledger_size  # noqa: PLC0415
+    from ipmarket.payments import check_ledger, ledger_size  # noqa: PLC0415
     from ipmarket.runtime import bootstrap  # noqa: PLC0415 - imports every module
 
     runtime = bootstrap(settings)

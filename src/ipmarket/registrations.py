@@ -4,8 +4,7 @@
 import ipmarket.identity.consumers
 import ipmarket.licensing.hooks
 import ipmarket.licensing.jobs
-import ipmarket.payments.handlers
+import ipmarket.payments.consumers
 import ipmarket.payments.jobs
-import ipmarket.payments.transfers
 import ipmarket.products.hooks
 import ipmarket.provenance.consumers  # noqa: F401

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from ipmarket.kit.db import Database
-from ipmarket.payments.checks import check_ledger
+from ipmarket.payments.ledger.checks import check_ledger
 
 
 @pytest.fixture(autouse=True)

@@ -16,9 +16,9 @@ from ipmarket.eventbus.models import OutboxEvent
 from ipmarket.kit.clock import clock
 from ipmarket.kit.db import Database
 from ipmarket.payments import get_provider
-from ipmarket.payments.checks import check_ledger
 from ipmarket.payments.jobs import release_matured_earnings
 from ipmarket.payments.ledger import Balance, balance
+from ipmarket.payments.ledger.checks import check_ledger
 from ipmarket.payments.models import (
     IdempotencyKey,
     LedgerEntry,

@@ -28,9 +28,10 @@ from sqlalchemy import func, select
 
 from ipmarket.kit.clock import clock, utcnow
 from ipmarket.kit.db import Database
-from ipmarket.payments.checks import check_ledger
+from ipmarket.payments.checkout.reservations import expire_reservations
 from ipmarket.payments.idempotency import RETENTION
 from ipmarket.payments.jobs import reconcile_refunds
+from ipmarket.payments.ledger.checks import check_ledger
 from ipmarket.payments.models import (
     AccountKind,
     LedgerAccount,
@@ -40,7 +41,6 @@ from ipmarket.payments.models import (
     Refund,
     Transaction,
 )
-from ipmarket.payments.reservations import expire_reservations
 from ipmarket.products import Product
 from tests.conftest import _empty_all
 from tests.payments.shop import DECLINED, VISA, Shop, freeze, key

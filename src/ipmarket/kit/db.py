@@ -1,7 +1,11 @@
 """Database engine, sessions and the declarative base.
 
 One transaction per request or job: the session is committed at the edge (the request
-dependency or the job runner), never inside services.
+dependency or the job runner). The exception is a money flow (a purchase, its confirmation,
+a refund, a payout...), which must not hold a lock or an open transaction while the payment
+provider moves money: its flow function runs in steps, each in a visible `async with
+step(session):` block that commits when the block ends and rolls back when it raises; what
+follows its last step is committed at the edge as usual. Services never commit.
 """
 
 from __future__ import annotations
@@ -88,6 +92,32 @@ async def commit(session: AsyncSession) -> None:
             # The work is done and visible: failing the request now would tell the client
             # otherwise. Effects that must not be lost also go through the outbox.
             _log.exception("after_commit.failed", callback=getattr(callback, "__name__", "?"))
+
+
+@asynccontextmanager
+async def step(
+    session: AsyncSession, *, keep_on: tuple[type[BaseException], ...] = ()
+) -> AsyncIterator[None]:
+    """One step of a money flow: committed (with its after-commit callbacks) when the block
+    ends, rolled back when it raises, except for the errors in `keep_on`, which are outcomes
+    to record (a declined card, an expired reservation): committed, then raised. After it no
+    transaction is open, so the provider can be called without a lock held or a charge
+    hanging on work that could still roll back."""
+    try:
+        yield
+    except keep_on:
+        await commit(session)
+        raise
+    except BaseException:
+        discard_after_commit(session)
+        await session.rollback()
+        raise
+    try:
+        await commit(session)
+    except BaseException:
+        discard_after_commit(session)
+        await session.rollback()
+        raise
 
 
 def discard_after_commit(session: AsyncSession) -> None:

@@ -4,16 +4,19 @@ fees and the payment providers.
 Other modules use only what is named here.
 """
 
-from ipmarket.payments.license_fees import LicenseFeePort
+from ipmarket.payments.checkout.license_fees import LicenseFeePort
+from ipmarket.payments.ledger.checks import LedgerSize, check_ledger, ledger_size
 from ipmarket.payments.models import Transaction, TransactionStatus, TransactionType
-from ipmarket.payments.service import PaymentService, configure_provider, get_provider
+from ipmarket.payments.providers import configure_provider, get_provider
 
 __all__ = [
+    "LedgerSize",
     "LicenseFeePort",
-    "PaymentService",
     "Transaction",
     "TransactionStatus",
     "TransactionType",
+    "check_ledger",
     "configure_provider",
     "get_provider",
+    "ledger_size",
 ]

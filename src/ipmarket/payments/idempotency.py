@@ -62,7 +62,7 @@ from ipmarket.kit.idempotency import (
     is_continuation,
 )
 from ipmarket.kit.ids import new_id
-from ipmarket.payments.repository import PaymentRepository
+from ipmarket.payments.idempotency_keys import IdempotencyKeyRepository
 
 log = structlog.get_logger(__name__)
 
@@ -161,7 +161,7 @@ class IdempotentRequest:
             await self._abandon(user_id)
             raise
         body = result.model_dump(mode="json", by_alias=True)
-        repository = PaymentRepository(self.session)
+        repository = IdempotencyKeyRepository(self.session)
         try:
             held = await repository.complete_key(
                 user_id, self.key, attempt=self.attempt, status=status_code, body=body, now=utcnow()
@@ -176,7 +176,7 @@ class IdempotentRequest:
 
     async def _claim(self, user_id: uuid.UUID) -> Response | None:
         """Take the key (None), or answer from it: a replay, or an error."""
-        repository = PaymentRepository(self.session)
+        repository = IdempotencyKeyRepository(self.session)
         for _ in range(3):
             now = utcnow()
             claimed = await repository.claim_key(
@@ -234,7 +234,7 @@ class IdempotentRequest:
             await self.session.rollback()
         body: dict[str, Any] = error_payload(exc.code, exc.message, exc.details)
         try:
-            await PaymentRepository(self.session).complete_key(
+            await IdempotencyKeyRepository(self.session).complete_key(
                 user_id, self.key, attempt=self.attempt, status=exc.status, body=body, now=utcnow()
             )
             await commit(self.session)
@@ -247,7 +247,7 @@ class IdempotentRequest:
         discard_after_commit(self.session)
         try:
             await self.session.rollback()
-            await PaymentRepository(self.session).release_key(
+            await IdempotencyKeyRepository(self.session).release_key(
                 user_id, self.key, attempt=self.attempt
             )
             await commit(self.session)
@@ -270,4 +270,6 @@ Idempotency = Annotated[IdempotentRequest, Depends(_idempotent_request)]
 
 async def purge_expired_keys(session: AsyncSession, *, limit: int = 5000) -> int:
     """Forget keys older than `RETENTION`; returns how many went."""
-    return await PaymentRepository(session).purge_keys(older_than=utcnow() - RETENTION, limit=limit)
+    return await IdempotencyKeyRepository(session).purge_keys(
+        older_than=utcnow() - RETENTION, limit=limit
+    )

@@ -1,4 +1,12 @@
-"""The payments module's periodic jobs (registered when `ipmarket.handlers` imports this).
+"""The payments module's periodic jobs (`@periodic`, registered when `ipmarket.registrations`
+imports this).
+
+- `payments.expire_reservations`, every minute: unpaid purchases whose reservation is over
+  give their stock back (see `checkout.reservations`).
+- `payments.reconcile_license_fees`, every 5 minutes: license fees left pending by a decision
+  whose transaction rolled back after the provider acted, or by a release the provider could
+  not be reached for (see `checkout.license_fees`).
+- `payments.purge_idempotency_keys`, hourly: keys past their retention are deleted.
 
 - `payments.release_matured_earnings`, every minute: earnings whose hold period is over
   become available (the ledger's `release_matured`, against the app clock).
@@ -6,10 +14,10 @@
   for this year and the next exist, so a sale on New Year's Eve always has its partition.
 - `payments.reconcile_payouts`, every minute: pending payouts older than a minute (their
   request could not reach the provider, or died) are paid again under the same idempotency
-  key until they are paid or failed (see `payouts`).
+  key until they are paid or failed (see `money_out.payouts`).
 - `payments.reconcile_refunds`, every minute: pending refunds older than a minute (their
   request could not reach the provider, or died) are made again under the same idempotency
-  key until they succeed or fail (see `PaymentService.refund`).
+  key until they succeed or fail (see `refunds`).
 - `payments.scheduled_payouts`, every 15 minutes: on the first day of a payout period
   (`settings.payments.payoutSchedule`), everyone whose available balance is at least the
   minimum payout is paid out, once per user and period. A period whose first day passes
@@ -31,9 +39,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.kit.clock import utcnow
 from ipmarket.kit.periodic import periodic
+from ipmarket.payments.checkout.license_fees import LicenseFeeService
+from ipmarket.payments.checkout.reservations import expire_reservations
+from ipmarket.payments.idempotency import purge_expired_keys
 from ipmarket.payments.ledger import release_matured
-from ipmarket.payments.payouts import PayoutService
-from ipmarket.payments.service import PaymentService
+from ipmarket.payments.money_out import flows as money_out_flows
+from ipmarket.payments.refunds import flows as refund_flows
 
 log = structlog.get_logger(__name__)
 
@@ -68,7 +79,7 @@ async def ensure_transaction_partitions(session: AsyncSession) -> None:
 
 @periodic("payments.reconcile_payouts", every=timedelta(minutes=1))
 async def reconcile_payouts(session: AsyncSession) -> None:
-    settled = await PayoutService(session).settle_stale(now=utcnow())
+    settled = await money_out_flows.settle_stale(session, now=utcnow())
     if settled.paid or settled.failed or settled.pending:
         log.info(
             "payments.payouts_reconciled",
@@ -80,7 +91,7 @@ async def reconcile_payouts(session: AsyncSession) -> None:
 
 @periodic("payments.reconcile_refunds", every=timedelta(minutes=1))
 async def reconcile_refunds(session: AsyncSession) -> None:
-    settled = await PaymentService(session).settle_stale_refunds(now=utcnow())
+    settled = await refund_flows.settle_stale_refunds(session, now=utcnow())
     if settled.succeeded or settled.failed or settled.pending:
         log.info(
             "payments.refunds_reconciled",
@@ -92,6 +103,29 @@ async def reconcile_refunds(session: AsyncSession) -> None:
 
 @periodic("payments.scheduled_payouts", every=timedelta(minutes=15))
 async def scheduled_payouts(session: AsyncSession) -> None:
-    made = await PayoutService(session).pay_out_scheduled(now=utcnow())
+    made = await money_out_flows.pay_out_scheduled(session, now=utcnow())
     if made:
         log.info("payments.scheduled_payouts_made", count=made)
+
+
+@periodic("payments.expire_reservations", every=timedelta(minutes=1))
+async def expire_reservations_job(session: AsyncSession) -> None:
+    ended = await expire_reservations(session)
+    if ended:
+        log.info("payments.reservations_expired", count=ended)
+
+
+@periodic("payments.reconcile_license_fees", every=timedelta(minutes=5))
+async def reconcile_license_fees_job(session: AsyncSession) -> None:
+    """License fees left pending by a decision whose transaction rolled back after the
+    provider acted, or by a release the provider could not be reached for."""
+    settled = await LicenseFeeService(session).reconcile_license_fees()
+    if settled:
+        log.info("payments.license_fees_reconciled", count=settled)
+
+
+@periodic("payments.purge_idempotency_keys", every=timedelta(hours=1))
+async def purge_idempotency_keys_job(session: AsyncSession) -> None:
+    purged = await purge_expired_keys(session)
+    if purged:
+        log.info("payments.idempotency_keys_purged", count=purged)

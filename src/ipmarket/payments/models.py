@@ -210,7 +210,7 @@ class RefundStatus(StrEnum):
 
 class Refund(IdMixin, Base):
     """A refund, recorded and posted before the provider is asked to make it (see
-    `PaymentService.refund`)."""
+    `refunds.service`)."""
 
     __tablename__ = "refunds"
     __table_args__ = (

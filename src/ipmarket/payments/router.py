@@ -19,11 +19,16 @@ from ipmarket.kit.envelope import APIResponse, error_responses, ok, paged
 from ipmarket.kit.errors import ValidationFailed
 from ipmarket.kit.money import from_minor
 from ipmarket.kit.pagination import Paging
+from ipmarket.payments.checkout import flows as checkout_flows
+from ipmarket.payments.checkout.repository import TransactionFilters, TransactionRepository
+from ipmarket.payments.errors import KEEP_ON_ERROR
 from ipmarket.payments.idempotency import Idempotency
 from ipmarket.payments.models import Payout, Refund, Transaction
-from ipmarket.payments.payouts import PayoutService
+from ipmarket.payments.money_out import flows as money_out_flows
+from ipmarket.payments.money_out.payouts import PayoutService
 from ipmarket.payments.providers import WebhookSignatureError, verify_stripe_signature
-from ipmarket.payments.repository import TransactionFilters
+from ipmarket.payments.refunds import flows as refund_flows
+from ipmarket.payments.refunds.service import RefundResult
 from ipmarket.payments.schemas import (
     AdminRefundRequest,
     BalanceRead,
@@ -35,14 +40,13 @@ from ipmarket.payments.schemas import (
     PurchaseRequest,
     RefundRead,
     RefundRequest,
-    RevenueShareRead,
     Role,
     TransactionRead,
     TransactionStatusName,
     TransactionTypeName,
     WebhookAck,
 )
-from ipmarket.payments.service import KEEP_ON_ERROR, PaymentService, RefundResult
+from ipmarket.payments.webhooks import WebhookService
 
 purchase_router = APIRouter(prefix="/products", tags=["products"])
 router = APIRouter(prefix="/payments", tags=["payments"])
@@ -80,36 +84,7 @@ _REFUND_OUTCOMES = (
 
 
 def transaction_read(tx: Transaction) -> TransactionRead:
-    return TransactionRead(
-        id=tx.id,
-        transaction_type=tx.transaction_type,
-        buyer_id=tx.buyer_id,
-        seller_id=tx.seller_id,
-        product_id=tx.product_id,
-        license_id=tx.license_id,
-        quantity=tx.quantity,
-        amount=from_minor(tx.amount_minor),
-        platform_fee=from_minor(tx.platform_fee_minor),
-        seller_amount=from_minor(tx.seller_amount_minor),
-        currency=tx.currency,
-        revenue_shares=[
-            RevenueShareRead(
-                recipient_id=uuid.UUID(share["recipientId"]),
-                license_id=uuid.UUID(share["licenseId"]),
-                percentage=share["percentage"],
-                amount=from_minor(int(share["amountMinor"])),
-            )
-            for share in tx.revenue_shares
-        ],
-        payment_method=tx.payment_method,
-        payment_reference=tx.payment_reference,
-        status=tx.status,
-        failure_reason=tx.failure_reason,
-        refunded_amount=from_minor(tx.refunded_minor),
-        expires_at=tx.expires_at,
-        processed_at=tx.processed_at,
-        created_at=tx.created_at,
-    )
+    return TransactionRead.model_validate(tx)
 
 
 def _role_of(tx: Transaction, user_id: uuid.UUID) -> Role:
@@ -138,15 +113,7 @@ def refund_read(result: RefundResult) -> RefundRead:
 
 
 def payout_read(payout: Payout) -> PayoutRead:
-    return PayoutRead(
-        id=payout.id,
-        amount=from_minor(payout.amount_minor),
-        currency=payout.currency,
-        status=payout.status,
-        provider_reference=payout.provider_reference,
-        created_at=payout.created_at,
-        processed_at=payout.processed_at,
-    )
+    return PayoutRead.model_validate(payout)
 
 
 # --- purchase ----------------------------------------------------------------------------
@@ -174,7 +141,8 @@ async def purchase(
     idempotency: Idempotency,
 ) -> Response:
     async def work() -> APIResponse[TransactionRead]:
-        tx = await PaymentService(session).purchase(
+        tx = await checkout_flows.purchase(
+            session,
             principal,
             product_id,
             quantity=body.quantity,
@@ -204,7 +172,8 @@ async def create_intent(
     body: IntentRequest, session: DbSession, principal: Buyer, idempotency: Idempotency
 ) -> Response:
     async def work() -> APIResponse[TransactionRead]:
-        tx = await PaymentService(session).purchase(
+        tx = await checkout_flows.purchase(
+            session,
             principal,
             body.product_id,
             quantity=body.quantity,
@@ -231,8 +200,8 @@ async def confirm(
     body: ConfirmRequest, session: DbSession, principal: Buyer, idempotency: Idempotency
 ) -> Response:
     async def work() -> APIResponse[TransactionRead]:
-        tx = await PaymentService(session).confirm(
-            principal, body.transaction_id, body.payment_method
+        tx = await checkout_flows.confirm(
+            session, principal, body.transaction_id, body.payment_method
         )
         return ok(transaction_read(tx))
 
@@ -255,7 +224,7 @@ async def history(
         Query(description="buyer: your purchases; seller: your sales; licensor: your shares"),
     ] = None,
 ) -> APIResponse[list[HistoryItemRead]]:
-    rows, total = await PaymentService(session).search(
+    rows, total = await TransactionRepository(session).search(
         TransactionFilters(
             transaction_type=transaction_type,
             status=status_filter,
@@ -289,7 +258,8 @@ async def refund(
     body: RefundRequest, session: DbSession, principal: Refunder, idempotency: Idempotency
 ) -> Response:
     async def work() -> APIResponse[RefundRead]:
-        result = await PaymentService(session).refund(
+        result = await refund_flows.refund(
+            session,
             principal,
             body.transaction_id,
             amount=body.amount,
@@ -330,8 +300,8 @@ async def payout(
     body: PayoutRequest, session: DbSession, principal: CurrentPrincipal, idempotency: Idempotency
 ) -> Response:
     async def work() -> APIResponse[PayoutRead]:
-        made = await PayoutService(session).payout(
-            principal, body.amount, payout_id=idempotency.derived_id("payout")
+        made = await money_out_flows.payout(
+            session, principal, body.amount, payout_id=idempotency.derived_id("payout")
         )
         return ok(payout_read(made))
 
@@ -368,7 +338,7 @@ async def stripe_webhook(
         raise ValidationFailed(
             "The webhook's signature is not valid", details={"reason": str(exc)}, status_code=400
         ) from exc
-    fresh = await PaymentService(session).take_provider_event(event, provider="stripe")
+    fresh = await WebhookService(session).take_provider_event(event, provider="stripe")
     return ok(WebhookAck(received=True, duplicate=not fresh))
 
 
@@ -406,7 +376,7 @@ async def admin_transactions(
     ] = None,
     created_to: Annotated[datetime | None, Query(alias="to", description="Created before")] = None,
 ) -> APIResponse[list[TransactionRead]]:
-    rows, total = await PaymentService(session).search(
+    rows, total = await TransactionRepository(session).search(
         TransactionFilters(
             transaction_type=transaction_type,
             status=status_filter,
@@ -437,7 +407,8 @@ async def admin_refund(
     idempotency: Idempotency,
 ) -> Response:
     async def work() -> APIResponse[RefundRead]:
-        result = await PaymentService(session).refund(
+        result = await refund_flows.refund(
+            session,
             principal,
             transaction_id,
             amount=body.amount,

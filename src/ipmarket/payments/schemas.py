@@ -7,9 +7,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, PlainSerializer, StringConstraints
+from pydantic import AliasChoices, BeforeValidator, Field, PlainSerializer, StringConstraints
 
-from ipmarket.kit.money import Amount, Percentage, PositiveAmount
+from ipmarket.kit.money import Amount, Percentage, PositiveAmount, from_minor
 from ipmarket.kit.schemas import ReadSchema, Schema
 
 # A provider's payment method id: `pm_card_visa`, `pm_1Nx…`.
@@ -23,6 +23,21 @@ SignedAmount = Annotated[
     Field(max_digits=14, decimal_places=2),
     PlainSerializer(float, return_type=float, when_used="json"),
 ]
+
+
+def _from_minor(value: object) -> object:
+    """Rows keep money in integer minor units; the API shows it as a decimal amount."""
+    return from_minor(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+# An amount a read model takes from a row's integer minor units (or as a decimal, by name).
+RowAmount = Annotated[Amount, BeforeValidator(_from_minor)]
+
+
+def _minor(column: str, name: str) -> AliasChoices:
+    """Validate a field from the row's `column` (minor units), or from its own name."""
+    return AliasChoices(column, name)
+
 
 TransactionTypeName = Literal["product_sale", "license_fee", "revenue_share"]
 TransactionStatusName = Literal["pending", "completed", "failed", "refunded"]
@@ -63,11 +78,12 @@ class PayoutRequest(Schema):
     amount: PositiveAmount | None = None
 
 
+# Validated from a share as the transaction stores it (`Split.to_json`, camelCase).
 class RevenueShareRead(ReadSchema):
     recipient_id: uuid.UUID
     license_id: uuid.UUID
     percentage: Percentage
-    amount: Amount
+    amount: RowAmount = Field(validation_alias=_minor("amountMinor", "amount"))
 
 
 class TransactionRead(ReadSchema):
@@ -84,16 +100,18 @@ class TransactionRead(ReadSchema):
     product_id: uuid.UUID | None
     license_id: uuid.UUID | None
     quantity: int
-    amount: Amount
-    platform_fee: Amount
-    seller_amount: Amount
+    amount: RowAmount = Field(validation_alias=_minor("amount_minor", "amount"))
+    platform_fee: RowAmount = Field(validation_alias=_minor("platform_fee_minor", "platform_fee"))
+    seller_amount: RowAmount = Field(
+        validation_alias=_minor("seller_amount_minor", "seller_amount")
+    )
     currency: str
     revenue_shares: list[RevenueShareRead]
     payment_method: str | None
     payment_reference: str | None
     status: str
     failure_reason: str | None
-    refunded_amount: Amount
+    refunded_amount: RowAmount = Field(validation_alias=_minor("refunded_minor", "refunded_amount"))
     expires_at: datetime | None
     processed_at: datetime | None
     created_at: datetime
@@ -134,7 +152,7 @@ class BalanceRead(ReadSchema):
 
 class PayoutRead(ReadSchema):
     id: uuid.UUID
-    amount: Amount
+    amount: RowAmount = Field(validation_alias=_minor("amount_minor", "amount"))
     currency: str
     status: str
     provider_reference: str | None

@@ -34,9 +34,8 @@ charge amount, authorisation expiry, account balances, and 3-D Secure.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Literal, TypeVar, cast
 
 from ipmarket.payments.providers.base import (
@@ -46,203 +45,30 @@ from ipmarket.payments.providers.base import (
     ProviderError,
     ProviderRejected,
 )
-
-T = TypeVar("T")
-
-# Stripe's test PaymentMethods that succeed.
-SUCCEEDING_PAYMENT_METHODS = frozenset(
-    {
-        "pm_card_visa",
-        "pm_card_visa_debit",
-        "pm_card_mastercard",
-        "pm_card_mastercard_debit",
-        "pm_card_amex",
-    }
+from ipmarket.payments.providers.testmode_state import (
+    DECLINING_PAYMENT_METHODS,
+    INVALID_PAYMENT_METHOD,
+    SUCCEEDING_PAYMENT_METHODS,
+    CallOutcome,
+    Failure,
+    IntentState,
+    ProviderState,
+    RecordedAccount,
+    RecordedCall,
+    RecordedPayout,
+    RecordedRefund,
+    RecordedReversal,
+    RecordedTransfer,
+    SavedOutcome,
+    TransferState,
+    check_amount,
+    check_currency,
+    check_metadata,
+    object_id,
+    unexpected_state,
 )
 
-
-@dataclass(frozen=True)
-class _Decline:
-    code: str
-    decline_code: str
-    message: str
-
-
-# Stripe's test PaymentMethods that are declined, with the error Stripe returns for each.
-DECLINING_PAYMENT_METHODS: dict[str, _Decline] = {
-    "pm_card_chargeDeclined": _Decline(
-        "card_declined", "generic_decline", "Your card was declined."
-    ),
-    "pm_card_chargeDeclinedInsufficientFunds": _Decline(
-        "card_declined", "insufficient_funds", "Your card has insufficient funds."
-    ),
-    "pm_card_chargeDeclinedFraudulent": _Decline(
-        "card_declined", "fraudulent", "Your card was declined."
-    ),
-    "pm_card_chargeDeclinedExpiredCard": _Decline(
-        "expired_card", "expired_card", "Your card has expired."
-    ),
-    "pm_card_chargeDeclinedIncorrectCvc": _Decline(
-        "incorrect_cvc", "incorrect_cvc", "Your card's security code is incorrect."
-    ),
-    "pm_card_chargeDeclinedProcessingError": _Decline(
-        "processing_error",
-        "processing_error",
-        "An error occurred while processing your card. Try again in a little bit.",
-    ),
-}
-
-INVALID_PAYMENT_METHOD = "invalid_payment_method"
-
-# Stripe's limits on amounts (eight digits) and metadata.
-MAX_AMOUNT_MINOR = 99_999_999
-MAX_METADATA_KEYS = 50
-MAX_METADATA_KEY_LENGTH = 40
-MAX_METADATA_VALUE_LENGTH = 500
-
-
-@dataclass(frozen=True)
-class RecordedRefund:
-    id: str
-    intent_id: str
-    amount_minor: int
-
-
-@dataclass(frozen=True)
-class RecordedTransfer:
-    id: str
-    destination: str
-    amount_minor: int
-    currency: str
-    transfer_group: str
-    amount_reversed_minor: int
-    source_payment: str | None = None
-
-
-@dataclass(frozen=True)
-class RecordedReversal:
-    id: str
-    transfer_id: str
-    amount_minor: int
-
-
-@dataclass(frozen=True)
-class RecordedPayout:
-    id: str
-    destination: str
-    amount_minor: int
-    currency: str
-
-
-@dataclass(frozen=True)
-class RecordedAccount:
-    id: str
-    user_id: str
-    email: str | None
-
-
-CallOutcome = Literal[
-    "ok", "replayed", "unreachable", "answer_lost", "rejected", "declined", "error"
-]
-
-
-@dataclass(frozen=True)
-class RecordedCall:
-    """One call of a money-moving operation, as the provider saw it."""
-
-    operation: str
-    idempotency_key: str
-    outcome: CallOutcome
-
-
-@dataclass(frozen=True)
-class _Failure:
-    operation: str
-    rejected: bool
-    # Calls of the operation let through before this failure.
-    after: int = 0
-    # The call goes through, then the connection drops before its answer.
-    answer_lost: bool = False
-
-
-@dataclass
-class _IntentState:
-    id: str
-    amount_minor: int
-    currency: str
-    capture: Literal["automatic", "manual"]
-    metadata: dict[str, str]
-    transfer_group: str | None
-    status: IntentStatus = IntentStatus.REQUIRES_PAYMENT_METHOD
-    payment_method: str | None = None
-    captured_minor: int = 0
-    refunded_minor: int = 0
-
-    def snapshot(self) -> Intent:
-        return Intent(
-            id=self.id,
-            status=self.status,
-            amount_minor=self.amount_minor,
-            currency=self.currency,
-            amount_captured_minor=self.captured_minor,
-            metadata=dict(self.metadata),
-            payment_method=self.payment_method,
-        )
-
-
-@dataclass
-class _TransferState:
-    id: str
-    destination: str
-    amount_minor: int
-    currency: str
-    transfer_group: str
-    source_payment: str | None = None
-    reversed_minor: int = 0
-
-    def snapshot(self) -> RecordedTransfer:
-        return RecordedTransfer(
-            id=self.id,
-            destination=self.destination,
-            amount_minor=self.amount_minor,
-            currency=self.currency,
-            transfer_group=self.transfer_group,
-            amount_reversed_minor=self.reversed_minor,
-            source_payment=self.source_payment,
-        )
-
-
-@dataclass(frozen=True)
-class _SavedOutcome:
-    """What an idempotency key produced the first time: a result or an error."""
-
-    fingerprint: tuple[object, ...]
-    result: object = None
-    error: PaymentDeclined | ProviderError | None = None
-
-    def replay(self) -> object:
-        if isinstance(self.error, PaymentDeclined):
-            raise PaymentDeclined(
-                str(self.error), code=self.error.code, decline_code=self.error.decline_code
-            )
-        if isinstance(self.error, ProviderRejected):
-            raise ProviderRejected(str(self.error))
-        if self.error is not None:
-            raise ProviderError(str(self.error))
-        return self.result
-
-
-@dataclass
-class _State:
-    intents: dict[str, _IntentState] = field(default_factory=dict)
-    refunds: dict[str, RecordedRefund] = field(default_factory=dict)
-    transfers: dict[str, _TransferState] = field(default_factory=dict)
-    reversals: dict[str, RecordedReversal] = field(default_factory=dict)
-    payouts: dict[str, RecordedPayout] = field(default_factory=dict)
-    accounts: dict[str, RecordedAccount] = field(default_factory=dict)
-    outcomes: dict[str, _SavedOutcome] = field(default_factory=dict)
-    calls: list[RecordedCall] = field(default_factory=list)
-    failures: list[_Failure] = field(default_factory=list)
+T = TypeVar("T")
 
 
 class TestProvider:
@@ -254,7 +80,7 @@ class TestProvider:
 
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
-        self._state = _State()
+        self._state = ProviderState()
 
     # --- the port ----------------------------------------------------------------------------
 
@@ -268,17 +94,17 @@ class TestProvider:
         transfer_group: str | None,
         idempotency_key: str,
     ) -> Intent:
-        amount = _check_amount(amount_minor)
-        code = _check_currency(currency)
+        amount = check_amount(amount_minor)
+        code = check_currency(currency)
         if capture not in ("automatic", "manual"):
             raise ProviderError(f"invalid capture method {capture!r}")
-        meta = _check_metadata(metadata)
+        meta = check_metadata(metadata)
         if transfer_group is not None and not transfer_group:
             raise ProviderError("transfer_group must not be empty")
 
         def run() -> Intent:
-            intent = _IntentState(
-                id=_object_id("pi", idempotency_key),
+            intent = IntentState(
+                id=object_id("pi", idempotency_key),
                 amount_minor=amount,
                 currency=code,
                 capture=capture,
@@ -304,7 +130,7 @@ class TestProvider:
         def run() -> Intent:
             intent = self._intent(intent_id)
             if intent.status is not IntentStatus.REQUIRES_PAYMENT_METHOD:
-                raise _unexpected_state(intent, "confirm")
+                raise unexpected_state(intent, "confirm")
             decline = DECLINING_PAYMENT_METHODS.get(payment_method)
             if decline is not None:
                 # As on Stripe, the intent stays open for another payment method.
@@ -335,7 +161,7 @@ class TestProvider:
         def run() -> Intent:
             intent = self._intent(intent_id)
             if intent.status is not IntentStatus.REQUIRES_CAPTURE:
-                raise _unexpected_state(intent, "capture")
+                raise unexpected_state(intent, "capture")
             intent.status = IntentStatus.SUCCEEDED
             intent.captured_minor = intent.amount_minor
             return intent.snapshot()
@@ -349,14 +175,14 @@ class TestProvider:
                 IntentStatus.REQUIRES_PAYMENT_METHOD,
                 IntentStatus.REQUIRES_CAPTURE,
             ):
-                raise _unexpected_state(intent, "cancel")
+                raise unexpected_state(intent, "cancel")
             intent.status = IntentStatus.CANCELED
             return intent.snapshot()
 
         return await self._once(idempotency_key, ("cancel", intent_id), run)
 
     async def refund(self, intent_id: str, *, amount_minor: int, idempotency_key: str) -> str:
-        amount = _check_amount(amount_minor)
+        amount = check_amount(amount_minor)
 
         def run() -> str:
             intent = self._intent(intent_id)
@@ -373,7 +199,7 @@ class TestProvider:
                 )
             intent.refunded_minor += amount
             refund = RecordedRefund(
-                id=_object_id("re", idempotency_key), intent_id=intent_id, amount_minor=amount
+                id=object_id("re", idempotency_key), intent_id=intent_id, amount_minor=amount
             )
             self._state.refunds[refund.id] = refund
             return refund.id
@@ -390,8 +216,8 @@ class TestProvider:
         idempotency_key: str,
         source_payment: str | None = None,
     ) -> str:
-        amount = _check_amount(amount_minor)
-        code = _check_currency(currency)
+        amount = check_amount(amount_minor)
+        code = check_currency(currency)
         if not destination:
             raise ProviderError("a transfer needs a destination account")
         if not transfer_group:
@@ -404,8 +230,8 @@ class TestProvider:
                     f"invalid_request_error: the source payment {source_payment} has not "
                     f"succeeded (status {source.status.value})."
                 )
-            transfer = _TransferState(
-                id=_object_id("tr", idempotency_key),
+            transfer = TransferState(
+                id=object_id("tr", idempotency_key),
                 destination=destination,
                 amount_minor=amount,
                 currency=code,
@@ -421,7 +247,7 @@ class TestProvider:
     async def reverse_transfer(
         self, transfer_id: str, *, amount_minor: int, idempotency_key: str
     ) -> str:
-        amount = _check_amount(amount_minor)
+        amount = check_amount(amount_minor)
 
         def run() -> str:
             transfer = self._state.transfers.get(transfer_id)
@@ -435,7 +261,7 @@ class TestProvider:
                 )
             transfer.reversed_minor += amount
             reversal = RecordedReversal(
-                id=_object_id("trr", idempotency_key), transfer_id=transfer_id, amount_minor=amount
+                id=object_id("trr", idempotency_key), transfer_id=transfer_id, amount_minor=amount
             )
             self._state.reversals[reversal.id] = reversal
             return reversal.id
@@ -445,14 +271,14 @@ class TestProvider:
     async def payout(
         self, *, destination: str, amount_minor: int, currency: str, idempotency_key: str
     ) -> str:
-        amount = _check_amount(amount_minor)
-        code = _check_currency(currency)
+        amount = check_amount(amount_minor)
+        code = check_currency(currency)
         if not destination:
             raise ProviderError("a payout needs a destination account")
 
         def run() -> str:
             payout = RecordedPayout(
-                id=_object_id("po", idempotency_key),
+                id=object_id("po", idempotency_key),
                 destination=destination,
                 amount_minor=amount,
                 currency=code,
@@ -468,7 +294,7 @@ class TestProvider:
 
         def run() -> str:
             account = RecordedAccount(
-                id=_object_id("acct", idempotency_key), user_id=user_id, email=email
+                id=object_id("acct", idempotency_key), user_id=user_id, email=email
             )
             self._state.accounts[account.id] = account
             return account.id
@@ -523,7 +349,7 @@ class TestProvider:
                 "times must be at least 1, after at least 0, and a call cannot be both "
                 "rejected and made"
             )
-        failure = _Failure(operation, rejected, answer_lost=answer_lost)
+        failure = Failure(operation, rejected, answer_lost=answer_lost)
         self._state.failures.append(replace(failure, after=after))
         self._state.failures.extend([failure] * (times - 1))
 
@@ -533,11 +359,11 @@ class TestProvider:
 
     def reset(self) -> None:
         """Forget everything (for tests that share the process-wide instance)."""
-        self._state = _State()
+        self._state = ProviderState()
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _intent(self, intent_id: str) -> _IntentState:
+    def _intent(self, intent_id: str) -> IntentState:
         intent = self._state.intents.get(intent_id)
         if intent is None:
             raise ProviderError(f"resource_missing: no such PaymentIntent {intent_id!r}")
@@ -579,7 +405,7 @@ class TestProvider:
                     )
                 result = run()
             except (PaymentDeclined, ProviderError) as exc:
-                self._state.outcomes[idempotency_key] = _SavedOutcome(fingerprint, error=exc)
+                self._state.outcomes[idempotency_key] = SavedOutcome(fingerprint, error=exc)
                 outcome: CallOutcome = "error"
                 if isinstance(exc, PaymentDeclined):
                     outcome = "declined"
@@ -587,7 +413,7 @@ class TestProvider:
                     outcome = "rejected"
                 self._record(operation, idempotency_key, outcome)
                 raise
-            self._state.outcomes[idempotency_key] = _SavedOutcome(fingerprint, result=result)
+            self._state.outcomes[idempotency_key] = SavedOutcome(fingerprint, result=result)
             if lost:
                 self._record(operation, idempotency_key, "answer_lost")
                 raise ProviderError(
@@ -597,7 +423,7 @@ class TestProvider:
             self._record(operation, idempotency_key, "ok")
             return result
 
-    def _take_failure(self, operation: str, *, rejections: bool) -> _Failure | None:
+    def _take_failure(self, operation: str, *, rejections: bool) -> Failure | None:
         for index, failure in enumerate(self._state.failures):
             if failure.operation == operation and (rejections or not failure.rejected):
                 if failure.after:
@@ -608,40 +434,3 @@ class TestProvider:
 
     def _record(self, operation: str, idempotency_key: str, outcome: CallOutcome) -> None:
         self._state.calls.append(RecordedCall(operation, idempotency_key, outcome))
-
-
-def _object_id(prefix: str, idempotency_key: str) -> str:
-    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
-    return f"{prefix}_test_{digest}"
-
-
-def _check_amount(amount_minor: int) -> int:
-    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
-        raise ProviderError("amount must be an integer number of minor units")
-    if not 1 <= amount_minor <= MAX_AMOUNT_MINOR:
-        raise ProviderError(f"amount must be between 1 and {MAX_AMOUNT_MINOR} minor units")
-    return amount_minor
-
-
-def _check_currency(currency: str) -> str:
-    if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
-        raise ProviderError(f"invalid currency {currency!r}: a three-letter ISO 4217 code")
-    return currency.upper()
-
-
-def _check_metadata(metadata: dict[str, str]) -> dict[str, str]:
-    if len(metadata) > MAX_METADATA_KEYS:
-        raise ProviderError(f"metadata takes at most {MAX_METADATA_KEYS} keys")
-    for key, value in metadata.items():
-        if not key or len(key) > MAX_METADATA_KEY_LENGTH or "[" in key or "]" in key:
-            raise ProviderError(f"invalid metadata key {key!r}")
-        if not isinstance(value, str) or len(value) > MAX_METADATA_VALUE_LENGTH:
-            raise ProviderError(f"invalid metadata value for {key!r}")
-    return dict(metadata)
-
-
-def _unexpected_state(intent: _IntentState, action: str) -> ProviderError:
-    return ProviderError(
-        f"payment_intent_unexpected_state: cannot {action} PaymentIntent {intent.id} "
-        f"in status {intent.status.value}."
-    )

@@ -1,0 +1,1 @@
+"""Refunds of completed payments, whole or partial, and their SQL (`refunds.repository`)."""
