@@ -7,6 +7,9 @@ the handler's effect and the record of it commit together (or not at all). On fa
 savepoint is rolled back, the effect is undone, and the failure is recorded on the row, still
 under the lock, before the transaction commits.
 
+`attempt_delivery` is that attempt, shared by both relays; they differ only in how they
+claim a delivery and decide when a failed one is dead.
+
 Attempt semantics (both relays): `attempts` counts finished runs of the handler, successful
 or not. A delivery whose handler has failed `queue.max_retries + 1` times in total becomes
 `dead` (dead-lettered) and is not tried again until an operator requeues it. A handler cut
@@ -16,8 +19,10 @@ short by process death or cancellation counts no attempt: its transaction never 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -30,6 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.eventbus.models import ProcessedEvent
 from ipmarket.eventbus.registry import Consumer, Event, Queue
+from ipmarket.kit.clock import utcnow
+from ipmarket.kit.db import Database, commit, discard_after_commit
 
 log = structlog.get_logger(__name__)
 
@@ -180,3 +187,91 @@ def log_failure(
     else:
         next_at = next_attempt_at.isoformat() if next_attempt_at else None
         log.warning("event.delivery_failed", next_attempt_at=next_at, **fields)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a failed attempt records: the delivery is dead, or due again at `next_attempt_at`."""
+
+    dead: bool
+    next_attempt_at: datetime
+
+
+async def attempt_delivery(
+    db: Database,
+    session: AsyncSession,
+    consumer: Consumer,
+    event: Event | Exception,
+    *,
+    event_id: uuid.UUID,
+    event_type: str,
+    previous_attempts: int,
+    on_failure: Callable[[int], Failure],
+    time_limit: float | None,
+) -> bool:
+    """One attempt of a delivery whose row `session` holds locked, for both relays; True if
+    the handler succeeded. `event` is an Exception when the stored event cannot be read: that
+    attempt fails without running the handler.
+
+    On success the row is marked processed and the transaction commits (the handler's
+    after-commit effects run then). On failure `on_failure(attempts)` says whether the
+    delivery is now dead or when it is due again; the failure is recorded in the same
+    transaction, or, when the handler left it unusable (a lost connection, say), in a fresh
+    one unless another worker recorded an attempt meanwhile. Then it is logged.
+    """
+    if isinstance(event, Exception):
+        error: Exception | None = event
+    else:
+        error = await run_handler(session, consumer, event, time_limit=time_limit)
+    attempts = previous_attempts + 1
+    if error is None:
+        await mark_processed(session, event_id, consumer.name, attempts=attempts, now=utcnow())
+        await commit(session)
+        log.info(
+            "event.delivered",
+            event_id=str(event_id),
+            event_type=event_type,
+            consumer=consumer.name,
+            attempts=attempts,
+        )
+        return True
+
+    failure = on_failure(attempts)
+    message = error_text(error)
+    try:
+        discard_after_commit(session)  # the handler's work was rolled back
+        await mark_failed(
+            session,
+            event_id,
+            consumer.name,
+            attempts=attempts,
+            error=message,
+            dead=failure.dead,
+            next_attempt_at=failure.next_attempt_at,
+        )
+        await session.commit()
+    except Exception:
+        log.warning("delivery.record_failure_retry", consumer=consumer.name, exc_info=True)
+        with contextlib.suppress(Exception):
+            await session.rollback()
+        async with db.transaction() as fresh:
+            await mark_failed(
+                fresh,
+                event_id,
+                consumer.name,
+                attempts=attempts,
+                error=message,
+                dead=failure.dead,
+                next_attempt_at=failure.next_attempt_at,
+                expected_attempts=previous_attempts,
+            )
+    log_failure(
+        consumer,
+        event_id,
+        event_type,
+        attempts=attempts,
+        error=message,
+        dead=failure.dead,
+        next_attempt_at=None if failure.dead else failure.next_attempt_at,
+    )
+    return False

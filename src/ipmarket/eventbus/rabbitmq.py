@@ -55,12 +55,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ipmarket.eventbus.delivery import (
     DeliveryStatus,
+    Failure,
     RetryPolicy,
+    attempt_delivery,
     error_text,
-    log_failure,
-    mark_failed,
-    mark_processed,
-    run_handler,
 )
 from ipmarket.eventbus.models import OutboxEvent, ProcessedEvent
 from ipmarket.eventbus.registry import (
@@ -73,7 +71,7 @@ from ipmarket.eventbus.registry import (
 )
 from ipmarket.eventbus.relay import MAX_IDLE_BACKOFF_SECONDS, wait_for_stop
 from ipmarket.kit.clock import utcnow
-from ipmarket.kit.db import Database, commit, discard_after_commit
+from ipmarket.kit.db import Database
 
 log = structlog.get_logger(__name__)
 
@@ -612,42 +610,18 @@ class RabbitConsumer:
                 log.info("event.duplicate_skipped", event_id=str(event.id), consumer=consumer.name)
                 return True
 
-            error = await run_handler(session, consumer, event, time_limit=self._handler_timeout)
-            attempts = row.attempts + 1
-            if error is None:
-                await mark_processed(
-                    session, event.id, consumer.name, attempts=attempts, now=utcnow()
-                )
-                await commit(session)  # the handler's after-commit effects run now
-                log.info(
-                    "event.delivered",
-                    event_id=str(event.id),
-                    event_type=event.type.value,
-                    consumer=consumer.name,
-                    attempts=attempts,
-                )
-                return True
-
-            message = error_text(error)
-            next_attempt_at = utcnow() + self._retry.delay(retries + 1)
-            discard_after_commit(session)  # the handler's work was rolled back
-            await mark_failed(
+            return await attempt_delivery(
+                self._db,
                 session,
-                event.id,
-                consumer.name,
-                attempts=attempts,
-                error=message,
-                dead=final,
-                next_attempt_at=next_attempt_at,
+                consumer,
+                event,
+                event_id=event.id,
+                event_type=event.type.value,
+                previous_attempts=row.attempts,
+                # The message's retry count, not the row's attempts, decides: the broker
+                # dead-letters the message itself.
+                on_failure=lambda _: Failure(
+                    dead=final, next_attempt_at=utcnow() + self._retry.delay(retries + 1)
+                ),
+                time_limit=self._handler_timeout,
             )
-            await session.commit()
-        log_failure(
-            consumer,
-            event.id,
-            event.type.value,
-            attempts=attempts,
-            error=message,
-            dead=final,
-            next_attempt_at=None if final else next_attempt_at,
-        )
-        return False

@@ -34,18 +34,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.eventbus.delivery import (
     DeliveryStatus,
+    Failure,
     RetryPolicy,
-    error_text,
-    log_failure,
-    mark_failed,
-    mark_processed,
-    run_handler,
+    attempt_delivery,
     total_attempts,
 )
 from ipmarket.eventbus.models import OutboxEvent, ProcessedEvent
 from ipmarket.eventbus.registry import Consumer, ConsumerRegistry, Event, EventType, registry
 from ipmarket.kit.clock import utcnow
-from ipmarket.kit.db import Database, commit, discard_after_commit
+from ipmarket.kit.db import Database
 
 log = structlog.get_logger(__name__)
 
@@ -253,7 +250,7 @@ class OutboxRelay:
                 await session.rollback()
                 return False
             consumer = claim.consumer
-            error: Exception | None
+            event: Event | Exception
             try:
                 event = Event(
                     id=claim.event_id,
@@ -262,67 +259,24 @@ class OutboxRelay:
                     occurred_at=claim.occurred_at,
                 )
             except ValueError as exc:
-                error = exc
-            else:
-                error = await run_handler(
-                    session, consumer, event, time_limit=self._handler_timeout
+                event = exc
+
+            def on_failure(attempts: int) -> Failure:
+                return Failure(
+                    dead=attempts >= total_attempts(consumer.queue),
+                    next_attempt_at=utcnow() + self._retry.delay(attempts),
                 )
 
-            attempts = claim.attempts + 1
-            if error is None:
-                await mark_processed(
-                    session, claim.event_id, consumer.name, attempts=attempts, now=utcnow()
-                )
-                await commit(session)  # the handler's after-commit effects run now
-                log.info(
-                    "event.delivered",
-                    event_id=str(claim.event_id),
-                    event_type=claim.event_type,
-                    consumer=consumer.name,
-                    attempts=attempts,
-                )
-                return True
-
-            dead = attempts >= total_attempts(consumer.queue)
-            next_attempt_at = utcnow() + self._retry.delay(attempts)
-            message = error_text(error)
-            try:
-                discard_after_commit(session)  # the handler's work was rolled back
-                await mark_failed(
-                    session,
-                    claim.event_id,
-                    consumer.name,
-                    attempts=attempts,
-                    error=message,
-                    dead=dead,
-                    next_attempt_at=next_attempt_at,
-                )
-                await session.commit()
-            except Exception:
-                # The handler left the transaction unusable (a lost connection, say): record
-                # the failure afresh unless another relay has taken the delivery meanwhile.
-                log.warning("relay.record_failure_retry", consumer=consumer.name, exc_info=True)
-                with contextlib.suppress(Exception):
-                    await session.rollback()
-                async with self._db.transaction() as fresh:
-                    await mark_failed(
-                        fresh,
-                        claim.event_id,
-                        consumer.name,
-                        attempts=attempts,
-                        error=message,
-                        dead=dead,
-                        next_attempt_at=next_attempt_at,
-                        expected_attempts=claim.attempts,
-                    )
-            log_failure(
+            await attempt_delivery(
+                self._db,
+                session,
                 consumer,
-                claim.event_id,
-                claim.event_type,
-                attempts=attempts,
-                error=message,
-                dead=dead,
-                next_attempt_at=None if dead else next_attempt_at,
+                event,
+                event_id=claim.event_id,
+                event_type=claim.event_type,
+                previous_attempts=claim.attempts,
+                on_failure=on_failure,
+                time_limit=self._handler_timeout,
             )
             return True
 

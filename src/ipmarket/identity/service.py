@@ -496,15 +496,17 @@ class IdentityService:
             raise ValidationFailed("Nothing to update")
         if data.new_password is not None:
             if data.current_password is None:
-                raise ValidationFailed(
+                raise ValidationFailed.for_field(
                     "currentPassword is required to change the password",
-                    details={"errors": [{"field": "currentPassword", "message": "required"}]},
+                    field="currentPassword",
+                    problem="required",
                 )
             await self._check_current_password(user, data.current_password)
         elif data.current_password is not None:
-            raise ValidationFailed(
+            raise ValidationFailed.for_field(
                 "currentPassword is only accepted with newPassword",
-                details={"errors": [{"field": "newPassword", "message": "required"}]},
+                field="newPassword",
+                problem="required",
             )
         before = user_snapshot(user)
         if "username" in fields and data.username is not None and data.username != user.username:
@@ -669,9 +671,8 @@ class UserAdministration:
     ) -> User:
         before = user_snapshot(user)
         if status != UserStatus.ACTIVE and not reason:
-            raise ValidationFailed(
-                "A reason is required to suspend or ban",
-                details={"errors": [{"field": "reason", "message": "required"}]},
+            raise ValidationFailed.for_field(
+                "A reason is required to suspend or ban", field="reason", problem="required"
             )
         previous = user.status
         user.status = status

@@ -287,9 +287,8 @@ class IPAssetService:
             await self._approve(asset, reviewer=reviewer.id)
         else:
             if not reason:
-                raise ValidationFailed(
-                    "A reason is required to reject",
-                    details={"errors": [{"field": "reason", "message": "required"}]},
+                raise ValidationFailed.for_field(
+                    "A reason is required to reject", field="reason", problem="required"
                 )
             asset.verification_status = VerificationStatus.REJECTED.value
             asset.rejection_reason = reason

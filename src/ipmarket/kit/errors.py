@@ -62,6 +62,14 @@ class AppError(Exception):
 class ValidationFailed(AppError):
     code = ErrorCode.VALIDATION_ERROR
 
+    @classmethod
+    def for_field(
+        cls, message: str, *, field: str, problem: str, **details: Any
+    ) -> ValidationFailed:
+        """`message`, naming one input `field` and its `problem` in `details.errors` the way
+        request validation does; `details` adds keys beside `errors`."""
+        return cls(message, details={**details, "errors": [{"field": field, "message": problem}]})
+
 
 class Unauthorized(AppError):
     code = ErrorCode.UNAUTHORIZED

@@ -34,18 +34,16 @@ async def check_derivative_license(session: AsyncSession, event: DerivativePropo
     licenses = LicenseRepository(session)
     application = await licenses.get(event.parent_license_id)
     if application is None or application.applicant_id != event.creator_id:
-        raise ValidationFailed(
+        raise ValidationFailed.for_field(
             "parentLicenseId must be a license you hold",
-            details={"errors": [{"field": "parentLicenseId", "message": "not a license you hold"}]},
+            field="parentLicenseId",
+            problem="not a license you hold",
         )
     if application.status != LicenseStatus.APPROVED:
-        raise ValidationFailed(
+        raise ValidationFailed.for_field(
             f"The license is {application.status}",
-            details={
-                "errors": [
-                    {"field": "parentLicenseId", "message": f"license is {application.status}"}
-                ]
-            },
+            field="parentLicenseId",
+            problem=f"license is {application.status}",
         )
     if not (application.terms_snapshot or {}).get("derivativesAllowed", True):
         raise Conflict("The license's terms do not allow derivatives")

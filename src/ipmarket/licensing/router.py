@@ -205,13 +205,12 @@ async def apply(
     idempotency_key: ApplyKeyHeader = None,
 ) -> APIResponse[LicenseApplicationRead]:
     if body.payment_method is not None and idempotency_key is None:
-        raise ValidationFailed(
+        raise ValidationFailed.for_field(
             f"An {HEADER} header is required with a paymentMethod",
-            details={
-                "reason": "idempotency_key_required",
-                "header": HEADER,
-                "errors": [{"field": HEADER, "message": "required with paymentMethod"}],
-            },
+            field=HEADER,
+            problem="required with paymentMethod",
+            reason="idempotency_key_required",
+            header=HEADER,
         )
     application_id = (
         uuid.uuid5(_APPLICATION_NAMESPACE, f"{principal.id}/{idempotency_key}")

@@ -680,9 +680,8 @@ class LicensingService:
         """The chain of a license `holder_id` holds, if it authorises now; raises otherwise."""
         application = await self.licenses.get(license_id)
         if application is None or application.applicant_id != holder_id:
-            raise ValidationFailed(
-                "This license is not yours",
-                details={"errors": [{"field": "licenseId", "message": "not a license you hold"}]},
+            raise ValidationFailed.for_field(
+                "This license is not yours", field="licenseId", problem="not a license you hold"
             )
         chain = await self.licenses.chain(license_id)
         problems = chain_problems(chain, utcnow())
