@@ -12,12 +12,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Extra pytest arguments, e.g. make test PYTEST_ARGS="-k auth -x"
 PYTEST_ARGS ?=
+# Parallel test processes (pytest-xdist), each with a database of its own; 0 runs serially.
+PYTEST_WORKERS ?= auto
 # Extra benchmark arguments, e.g. make bench BENCH_ARGS="--keep --duration 30"
 BENCH_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv install lock run migrate worker test bench bench-purchases lint format clean distclean
+.PHONY: help venv install lock run migrate worker test test-fast bench bench-purchases lint format clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,8 +64,12 @@ migrate: $(STAMP) ## Apply the database migrations
 worker: $(STAMP) ## Run an event worker (use with RABBITMQ_URL)
 	$(BIN)/ipmarket worker
 
-test: $(STAMP) ## Run the test suite against the local PostgreSQL, Redis and RabbitMQ
-	$(BIN)/pytest -q --durations=10 $(PYTEST_ARGS)
+test: $(STAMP) ## The whole suite, slow tests too, in parallel, with coverage (what CI runs)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --durations=10 --cov --cov-report=term:skip-covered \
+		$(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## The suite without the tests marked slow, in parallel, for development
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP) ## Seed a catalogue in its own database and print HTTP latency figures (see bench/README.md)
 	$(BIN)/python -m bench.catalogue $(BENCH_ARGS)
@@ -84,7 +90,7 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff format .
 
 clean: ## Remove caches and build output (keeps .venv and the data in var/)
-	rm -rf .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .hypothesis build dist
+	rm -rf .pytest_cache .coverage .coverage.* .mypy_cache .ruff_cache .import_linter_cache .hypothesis build dist
 	rm -rf src/*.egg-info
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
 
