@@ -1,6 +1,7 @@
 """Test harness: a database built from the migrations for this run, real Redis and RabbitMQ.
 
-Each test starts from empty tables (the audit trail's append-only triggers are bypassed for
+The database is named for the pytest process, so each parallel worker (pytest-xdist) builds
+and uses its own. Each test starts from empty tables (the audit trail's append-only triggers are bypassed for
 the cleanup only, with session_replication_role) and its own Redis key prefix.
 """
 

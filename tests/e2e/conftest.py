@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,8 @@ def live_settings(
         {
             "DATABASE_URL": database_url,
             "REDIS_URL": REDIS_URL,
+            # keys of this server's own: the e2e modules may run at once, in parallel workers
+            "REDIS_PREFIX": f"ipmarket-test-{uuid.uuid4().hex[:12]}:",
             "JWT_PRIVATE_KEY": jwt_private_key_pem,
             "VAR_DIR": Path(tmp_path_factory.mktemp("live")) / "var",
             # the embedded relay runs inside the server, as with `make run`

@@ -15,6 +15,9 @@ from ipmarket.identity import create_admin
 from ipmarket.kit.db import Database
 from tests.support import STRONG_PASSWORD, unique
 
+# minutes of fuzzing: `make test` runs it, `make test-fast` does not
+pytestmark = pytest.mark.slow
+
 EXAMPLES_PER_OPERATION = 25
 
 

@@ -30,6 +30,9 @@ from ipmarket.kit.embedded_db import (
     stop_embedded_postgres,
 )
 
+# each test starts real PostgreSQL servers
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

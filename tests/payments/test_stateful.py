@@ -385,6 +385,7 @@ async def fixtures_loop() -> asyncio.AbstractEventLoop:
     return asyncio.get_running_loop()
 
 
+@pytest.mark.slow
 def test_the_market_keeps_its_books(
     client: httpx.AsyncClient, db: Database, fixtures_loop: asyncio.AbstractEventLoop
 ) -> None:
