@@ -63,7 +63,9 @@ def _super_admin_token(live_server: str, database_url: str) -> str:
 def test_every_operation_conforms_to_its_schema(
     live_server: str, database_url: str, caller: str
 ) -> None:
-    schema = schemathesis.openapi.from_url(f"{live_server}/openapi.json")
+    # The first request builds the whole OpenAPI document: on a loaded machine that takes a
+    # while, so the loader waits longer than its 10 s default.
+    schema = schemathesis.openapi.from_url(f"{live_server}/openapi.json", timeout=120)
     token = (
         _token(live_server)
         if caller == "creator"
