@@ -16,7 +16,7 @@ from ipmarket.identity import User
 from ipmarket.ip_assets import AssetStatus, IPAsset, VerificationStatus, ip_assets_per_creator
 from ipmarket.kit.money import from_minor
 from ipmarket.licensing import LicenseApplication, LicenseStatus, LicenseTerms
-from ipmarket.payments.stats import revenue_per_user
+from ipmarket.payments import revenue_per_user
 from ipmarket.products import Product, products_per_creator
 
 

@@ -8,6 +8,7 @@ from ipmarket.payments.checkout.license_fees import LicenseFeePort
 from ipmarket.payments.ledger.checks import LedgerSize, check_ledger, ledger_size
 from ipmarket.payments.models import Transaction, TransactionStatus, TransactionType
 from ipmarket.payments.providers import configure_provider, get_provider
+from ipmarket.payments.stats import revenue_per_user
 
 __all__ = [
     "LedgerSize",
@@ -19,4 +20,5 @@ __all__ = [
     "configure_provider",
     "get_provider",
     "ledger_size",
+    "revenue_per_user",
 ]
