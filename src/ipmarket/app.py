@@ -19,7 +19,7 @@ from ipmarket.kit.error_handlers import install_error_handlers
 from ipmarket.kit.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from ipmarket.kit.ratelimit import RateLimitMiddleware
 from ipmarket.runtime import bootstrap
-from ipmarket.web.router import router as web_router
+from ipmarket.web import AUTH_FORM_PATHS, PageErrors, build_web_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         user_per_hour=settings.rate_limit_user_per_hour,
         auth_per_minute=settings.rate_limit_auth_per_minute,
         resolve_subject=subject,
+        auth_form_paths=AUTH_FORM_PATHS,
     )
     app.add_middleware(
         BodySizeLimitMiddleware,
@@ -78,9 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         overrides={FILES_PATH: settings.max_upload_bytes},
     )
     app.add_middleware(RequestIdMiddleware)
-    install_error_handlers(app)
+    install_error_handlers(app, pages=PageErrors())
     app.include_router(health_router)
     app.include_router(wellknown_router)
     app.include_router(build_v1_router())
-    app.include_router(web_router)
+    app.include_router(build_web_router())
     return app

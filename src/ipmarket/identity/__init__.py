@@ -12,6 +12,8 @@ from ipmarket.identity.deps import (
     Principal,
     Signer,
     bearer_subject,
+    browser_principal,
+    require_permissions,
 )
 from ipmarket.identity.models import AdminLevel, User, UserStatus, UserType
 from ipmarket.identity.permissions import Permission
@@ -21,16 +23,25 @@ from ipmarket.identity.schemas import (
     UserStatusUpdate,
     UserVerificationUpdate,
 )
-from ipmarket.identity.service import IdentityService, UserAdministration, create_admin
+from ipmarket.identity.service import (
+    AccountLocked,
+    IdentityService,
+    IssuedTokens,
+    UserAdministration,
+    WrongCurrentPassword,
+    create_admin,
+)
 from ipmarket.identity.tokens import TokenSigner
 
 __all__ = [
     "OPTIONAL_AUTH",
+    "AccountLocked",
     "AdminLevel",
     "AppSettings",
     "Authorize",
     "CurrentPrincipal",
     "IdentityService",
+    "IssuedTokens",
     "MaybePrincipal",
     "Permission",
     "Principal",
@@ -44,6 +55,9 @@ __all__ = [
     "UserStatusUpdate",
     "UserType",
     "UserVerificationUpdate",
+    "WrongCurrentPassword",
     "bearer_subject",
+    "browser_principal",
     "create_admin",
+    "require_permissions",
 ]

@@ -28,7 +28,7 @@ async def send_verification_email(session: AsyncSession, event: Event) -> None:
     if user is None or user.email_verified_at is not None:
         return
     token = await issue_one_time_token(session, user.id, OneTimeTokenPurpose.VERIFY_EMAIL)
-    link = f"{get_settings().public_base_url}/v1/auth/verify-email/{token}"
+    link = f"{get_settings().public_base_url}/verify-email/{token}"
     await get_email_sender().send(verification_email(user.email, user.username, token, link))
 
 

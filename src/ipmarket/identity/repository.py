@@ -64,6 +64,20 @@ class UserRepository:
         row = (await self.session.execute(stmt)).one_or_none()
         return (row[0], row[1]) if row else None
 
+    async def with_refresh_token(
+        self, token_hash: str
+    ) -> tuple[User, AuthSession, RefreshToken] | None:
+        """The user, login session and refresh token of a token digest, in one query (the
+        per-request check of a browser session, whose cookie is its session's token)."""
+        stmt = (
+            select(User, AuthSession, RefreshToken)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .join(RefreshToken, RefreshToken.session_id == AuthSession.id)
+            .where(RefreshToken.token_hash == token_hash)
+        )
+        row = (await self.session.execute(stmt)).one_or_none()
+        return (row[0], row[1], row[2]) if row else None
+
     async def list(
         self,
         *,

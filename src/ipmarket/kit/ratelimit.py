@@ -28,6 +28,10 @@ SubjectResolver = Callable[[Scope], str | None]
 
 log = structlog.get_logger(__name__)
 
+# Set in the request state, to the seconds to wait, when a web form over its limit is let
+# through for the app to refuse as a page (`ipmarket.web` raises RateLimited on it).
+RATE_LIMITED_STATE = "rate_limited_retry_after"
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -47,6 +51,7 @@ class RateLimitMiddleware:
         resolve_subject: SubjectResolver,
         auth_prefix: str = "/v1/auth/",
         limited_prefix: str = "/v1/",
+        auth_form_paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.cache = cache
@@ -55,6 +60,8 @@ class RateLimitMiddleware:
         self.resolve_subject = resolve_subject
         self.auth_prefix = auth_prefix
         self.limited_prefix = limited_prefix
+        # Web forms that sign in or set credentials share the per-client auth limit.
+        self.auth_form_paths = auth_form_paths
         # True from the first failed count until one succeeds again (one warning per outage).
         self._cache_failing = False
 
@@ -62,7 +69,9 @@ class RateLimitMiddleware:
         path: str = scope["path"]
         client = scope.get("client")
         ip = client[0] if client else "unknown"
-        if path.startswith(self.auth_prefix):
+        if path.startswith(self.auth_prefix) or (
+            scope.get("method") == "POST" and path in self.auth_form_paths
+        ):
             return Limit(f"rl:auth:{ip}", self.auth_per_minute, 60)
         if not path.startswith(self.limited_prefix):
             return None
@@ -90,8 +99,12 @@ class RateLimitMiddleware:
             (b"ratelimit-reset", str(reset).encode()),
         ]
         if count > limit.limit:
-            await self._refuse(scope, send, headers, retry_after=math.ceil(reset))
-            return
+            if scope["path"] in self.auth_form_paths:
+                # A page: the app draws the refusal in its layout (see RATE_LIMITED_STATE).
+                scope.setdefault("state", {})[RATE_LIMITED_STATE] = math.ceil(reset)
+            else:
+                await self._refuse(scope, send, headers, retry_after=math.ceil(reset))
+                return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -1,1 +1,33 @@
-"""Server-rendered HTML pages (no JavaScript needed)."""
+"""HTML pages: the marketplace a person uses in a browser, on the same services as the API.
+
+One package per area (account, public, verify, studio, shop, orders, money); `build_web_router`
+mounts them all behind the two dependencies every page has: the CSRF check on unsafe
+methods and the visitor's browser session. `PageErrors` draws errors as pages.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from ipmarket.web.account.router import router as account_router
+from ipmarket.web.csrf import check_csrf
+from ipmarket.web.errors import PageErrors
+from ipmarket.web.pwa import router as pwa_router
+from ipmarket.web.session import current_visitor
+from ipmarket.web.static import router as static_router
+
+# Page POSTs that sign in or create credentials: rate limited per client like /v1/auth/.
+AUTH_FORM_PATHS = frozenset({"/sign-in", "/sign-up", "/forgot-password", "/reset-password"})
+
+
+def build_web_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    router.include_router(static_router)
+    pages = APIRouter(dependencies=[Depends(check_csrf), Depends(current_visitor)])
+    pages.include_router(pwa_router)
+    pages.include_router(account_router)
+    router.include_router(pages)
+    return router
+
+
+__all__ = ["AUTH_FORM_PATHS", "PageErrors", "build_web_router"]

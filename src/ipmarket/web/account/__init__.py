@@ -1,0 +1,1 @@
+"""Account pages: sign up, sign in and out, email verification, passwords, profile."""
