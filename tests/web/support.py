@@ -3,11 +3,15 @@ read from the form, forms posted as application/x-www-form-urlencoded."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+from sqlalchemy import event
 
+from ipmarket.kit.db import Database
 from tests.support import STRONG_PASSWORD, unique
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -49,3 +53,20 @@ def main_text(html: str) -> str:
     """The text of a page's <main>, tags removed, spaces collapsed: what a reader sees."""
     body = html.split('<main id="main">', 1)[-1].split("</main>", 1)[0]
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)).strip()
+
+
+@contextlib.contextmanager
+def statements_during(db: Database) -> Iterator[list[str]]:
+    """The SQL statements `db` runs while the block runs, to show that a page's query count
+    does not grow with its page size. Pass the app's own database: `app.state.db`."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    engine = db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
