@@ -19,7 +19,7 @@ BENCH_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv install lock run migrate worker test test-fast bench bench-purchases lint format clean distclean
+.PHONY: help venv install lock run migrate worker test test-fast bench bench-pages bench-purchases lint format clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ test-fast: $(STAMP) ## The suite without the tests marked slow, in parallel, for
 
 bench: $(STAMP) ## Seed a catalogue in its own database and print HTTP latency figures (see bench/README.md)
 	$(BIN)/python -m bench.catalogue $(BENCH_ARGS)
+
+bench-pages: $(STAMP) ## The home, search, product and verification pages beside the API calls for the same data (p50/p99)
+	$(BIN)/python -m bench.catalogue --scenarios $$($(BIN)/python -c 'from bench.load import PAGE_SCENARIOS; print(",".join(PAGE_SCENARIOS))') $(BENCH_ARGS)
 
 bench-purchases: $(STAMP) ## Race buyers for limited stock over HTTP; print throughput and the oversell check
 	$(BIN)/python -m bench.purchases $(BENCH_ARGS)

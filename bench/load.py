@@ -152,6 +152,7 @@ class Vocabulary:
     categories: list[str]
     asset_categories: list[str]
     codes: list[str]  # verification codes of published products, in random order
+    product_ids: list[str]  # active products, in random order
 
 
 async def vocabulary(database_url: str, *, codes: int) -> Vocabulary:
@@ -168,11 +169,16 @@ async def vocabulary(database_url: str, *, codes: int) -> Vocabulary:
             "WHERE verification_code IS NOT NULL ORDER BY random() LIMIT $1",
             codes,
         )
+        products = await conn.fetch(
+            "SELECT id::text FROM products WHERE status = 'active' AND deleted_at IS NULL "
+            "ORDER BY random() LIMIT $1",
+            codes,
+        )
     finally:
         await conn.close()
     if not categories or not rows:
         raise SystemExit("the bench database has no products: seed it (run without --keep)")
-    return Vocabulary(categories, asset_categories, [r[0] for r in rows])
+    return Vocabulary(categories, asset_categories, [r[0] for r in rows], [r[0] for r in products])
 
 
 Request = tuple[str, dict[str, str]]
@@ -209,6 +215,32 @@ def asset_search(rng: random.Random, vocab: Vocabulary) -> Request:
     if rng.random() < 0.2:
         params["category"] = rng.choice(vocab.asset_categories)
     return "/v1/ip-assets", params
+
+
+# Pages beside the API calls that fetch the same data: the same random sequence is drawn
+# for both of a pair, so each page and its API twin ask for the same rows.
+PAGE_PAIRS: dict[str, tuple[str, str]] = {
+    # pair: (page path template, API path template); {code} and {id} are filled in
+    "home": ("/", "/v1/products"),
+    "search": ("/products", "/v1/products"),
+    "product": ("/products/{id}", "/v1/products/{id}"),
+    "verify": ("/verify/{code}", "/v1/verify/{code}"),
+}
+
+
+def page_pair_request(kind: str, rng: random.Random, vocab: Vocabulary, *, page: bool) -> Request:
+    page_path, api_path = PAGE_PAIRS[kind]
+    path = page_path if page else api_path
+    if kind == "home":
+        return path, ({} if page else {"sort": "newest", "limit": "12"})
+    if kind == "search":
+        params = {"q": words.search_query(rng)}
+        if rng.random() < 0.3:
+            params["category"] = rng.choice(vocab.categories)
+        return path, params
+    if kind == "product":
+        return path.format(id=rng.choice(vocab.product_ids)), {}
+    return path.format(code=rng.choice(vocab.codes[:1_000])), {}
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -323,7 +355,12 @@ async def warm_up(
     await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, count)))))
 
 
-SCENARIOS = ("browse", "search", "verify-cold", "verify-warm", "ip-assets")
+SCENARIOS = (
+    "browse", "search", "verify-cold", "verify-warm", "ip-assets",
+    *(f"{kind}-{side}" for kind in PAGE_PAIRS for side in ("page", "api")),
+)  # fmt: skip
+# `make bench-pages`: each page beside the API call for the same data.
+PAGE_SCENARIOS = tuple(f"{kind}-{side}" for kind in PAGE_PAIRS for side in ("page", "api"))
 
 
 async def run_scenarios(
@@ -351,6 +388,10 @@ async def run_scenarios(
         return None if code is None else by_code(code)
 
     def generator(name: str) -> Callable[[], Request | None]:
+        kind, _, side = name.rpartition("-")
+        if kind in PAGE_PAIRS and side in ("page", "api"):
+            paired = random.Random(f"{config.seed}:{kind}")  # the same draws for both sides
+            return lambda: page_pair_request(kind, paired, vocab, page=side == "page")
         if name == "browse":
             return lambda: browse(rng, vocab)
         if name == "search":
