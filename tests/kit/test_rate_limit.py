@@ -177,3 +177,23 @@ async def test_without_redis_the_in_process_limiter_counts(
             "/v1/auth/login", json={"email": "x@example.com", "password": "Nope-1234!"}
         )
         assert fresh.status_code == 401 and fresh.headers["ratelimit-remaining"] == "2"
+
+
+async def test_sign_in_pages_share_the_auth_limit_and_refuse_as_a_page(
+    limited_app: FastAPI,
+) -> None:
+    from tests.web.support import sign_in
+
+    async with _client(limited_app, "198.51.100.9") as browser:
+        statuses = [
+            (await sign_in(browser, "x@example.com", "Nope-1234!")).status_code for _ in range(4)
+        ]
+        # given three refused attempts, the fourth is over the limit of three per minute
+        assert statuses == [401, 401, 401, 429]
+        refused = await sign_in(browser, "x@example.com", "Nope-1234!")
+        assert refused.status_code == 429
+        assert refused.headers["content-type"].startswith("text/html")
+        assert "Too many attempts" in refused.text
+        assert int(refused.headers["retry-after"]) > 0
+        # the form pages themselves (GET) are not counted
+        assert (await browser.get("/sign-in")).status_code == 200
