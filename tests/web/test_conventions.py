@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import text
 
 from ipmarket.kit.db import Database
@@ -90,3 +91,18 @@ async def test_the_app_installs_and_has_an_offline_page(client: httpx.AsyncClien
     assert '"/offline"' in worker.text and "/static/app." in worker.text
     offline = await client.get("/offline")
     assert offline.status_code == 200 and "You are offline" in offline.text
+
+
+async def test_an_unexpected_failure_is_a_500_page_without_a_stack_trace(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async def boom() -> None:
+        raise RuntimeError("secret detail from deep inside")
+
+    app.add_api_route("/boom-page", boom)
+    page = await client.get("/boom-page")
+    assert page.status_code == 500
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Something went wrong on our side" in page.text
+    assert "secret detail" not in page.text and "Traceback" not in page.text
+    assert page.headers["x-request-id"] in page.text  # a reference to quote
