@@ -51,6 +51,7 @@ from ipmarket.licensing.events import (
 )
 from ipmarket.licensing.fees import license_fees
 from ipmarket.licensing.locks import (
+    held_chain,
     lock_application,
     lock_due_to_expire,
     lock_lapsing_fee_holds,
@@ -618,15 +619,26 @@ class LicensingService:
         )
 
     async def authorising_chain(
-        self, license_id: uuid.UUID, holder_id: uuid.UUID
+        self, license_id: uuid.UUID, holder_id: uuid.UUID, *, hold: bool = False
     ) -> list[ChainLink]:
-        """The chain of a license `holder_id` holds, if it authorises now; raises otherwise."""
+        """The chain of a license `holder_id` holds, if it authorises now; raises otherwise.
+
+        With `hold`, for something new made under the license (nothing a revocation could
+        find yet), its licenses are held until the transaction ends (`held_chain`), so a
+        revocation at the same moment comes wholly before or after; take it first. Without,
+        for what exists already (a product published, bought), which the revocation finds
+        and suspends anyway: its lock comes after the product's, which `hold` would invert.
+        """
         application = await self.licenses.get(license_id)
         if application is None or application.applicant_id != holder_id:
             raise ValidationFailed.for_field(
                 "This license is not yours", field="licenseId", problem="not a license you hold"
             )
-        chain = await self.licenses.chain(license_id)
+        chain = (
+            await held_chain(self.session, license_id)
+            if hold
+            else await self.licenses.chain(license_id)
+        )
         problems = chain_problems(chain, utcnow())
         if problems:
             raise LicenseExpired(
