@@ -6,9 +6,9 @@ from ipmarket.files.models import StoredFile
 from ipmarket.identity.models import AuthSession, OneTimeToken, RefreshToken, User
 from ipmarket.ip_assets.models import IPAsset
 from ipmarket.kit.db import Base
+from ipmarket.kit.idempotency import IdempotencyKey
 from ipmarket.licensing.models import LicenseApplication, LicenseTerms
 from ipmarket.payments.models import (
-    IdempotencyKey,
     LedgerAccount,
     LedgerEntry,
     LedgerPosting,

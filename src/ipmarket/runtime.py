@@ -13,8 +13,6 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-import structlog
-
 from ipmarket.config import Settings
 from ipmarket.kit.cache import Cache, make_cache
 from ipmarket.kit.db import Database
@@ -25,8 +23,6 @@ from ipmarket.notifications import configure_email, make_email_sender
 from ipmarket.payments import LicenseFeePort, configure_provider
 from ipmarket.payments.providers import make_provider
 from ipmarket.provenance import configure_verification_cache
-
-log = structlog.get_logger(__name__)
 
 # Imports every module's consumers, hook answers and periodic jobs (they register on import).
 REGISTRATIONS_MODULE = "ipmarket.registrations"
@@ -45,14 +41,21 @@ class Runtime:
         await self.db.dispose()
 
 
-def load_consumers(module: str = REGISTRATIONS_MODULE) -> bool:
+def load_consumers(module: str = REGISTRATIONS_MODULE) -> None:
     """Import `module` (every module's event consumers, hook answers and periodic jobs
-    register themselves on import); False if it does not exist. Errors inside it propagate."""
-    if importlib.util.find_spec(module) is None:
-        log.warning("runtime.no_registrations_module", module=module)
-        return False
+    register themselves on import). A module that cannot be found fails the boot: a process
+    without them would start, then silently drop what its consumers and jobs should do.
+    Errors inside it propagate."""
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        found = False
+    if not found:
+        raise RuntimeError(
+            f"The registrations module {module!r} cannot be found: no consumer, hook answer "
+            "or periodic job would be registered"
+        )
     importlib.import_module(module)
-    return True
 
 
 def bootstrap(settings: Settings) -> Runtime:

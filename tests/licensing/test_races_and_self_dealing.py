@@ -1,9 +1,11 @@
 """Nobody decides on their own application or reviews their own asset; an application and
-an edit of its terms never interleave; a cache outage does not fail committed work."""
+an edit of its terms never interleave; no derivative is made or approved under a license
+revoked at the same moment; a cache outage does not fail committed work."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import httpx
@@ -11,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from ipmarket import provenance
+from ipmarket.ip_assets import IPAsset
 from ipmarket.kit.cache import MemoryCache
 from ipmarket.kit.db import Database
 from tests.licensing.support import apply, error, fingerprint
@@ -123,6 +126,67 @@ async def test_applying_and_editing_terms_at_once_never_change_what_was_applied_
         # …or the application saw the new terms and refused them
         else:
             assert applied.status_code in (409, 422), (attempt, applied.text)
+
+
+async def asset_status(db: Database, asset_id: str) -> tuple[str, str]:
+    async with db.sessionmaker() as session:
+        asset = await session.get(IPAsset, uuid.UUID(asset_id))
+        assert asset is not None
+        return asset.status, asset.verification_status
+
+
+@pytest.mark.parametrize("step", ["made", "approved"])
+async def test_no_derivative_is_made_or_approved_under_a_license_revoked_at_the_same_moment(
+    client: httpx.AsyncClient, db: Database, step: str
+) -> None:
+    rights = Rights(client, db)
+    creator = await rights.user("creator")
+    asset = await rights.asset(creator)
+    terms = await rights.terms(creator, asset["id"])
+    reviewer = await rights.reviewer()
+    for attempt in range(RACE_ROUNDS):
+        # given a secondary creator holding a license (and, to approve, a derivative under it
+        # waiting for review)
+        maker = await rights.user("secondary_creator")
+        license_ = await rights.license(maker, creator, asset["id"], terms["id"])
+        body = {
+            "title": f"Derivative {attempt}",
+            "description": "A new story with the licensed character.",
+            "category": "characters",
+            "contentType": "image",
+            "parentLicenseId": license_["id"],
+        }
+        if step == "approved":
+            waiting = await rights.asset(maker, approve=False, parent_license_id=license_["id"])
+            await rights.ok(
+                await client.post(f"/v1/ip-assets/{waiting['id']}/verify", headers=maker.auth)
+            )
+            act = client.put(
+                f"/v1/admin/ip-assets/{waiting['id']}/verify",
+                json={"decision": "approved"},
+                headers=reviewer.auth,
+            )
+        else:
+            act = client.post("/v1/ip-assets", json=body, headers=maker.auth)
+        # when the derivative is made (or approved) while the license is revoked
+        done, revoked = await asyncio.gather(
+            act,
+            client.put(
+                f"/v1/licenses/{license_['id']}/revoke",
+                json={"reason": "Breach of terms"},
+                headers=creator.auth,
+            ),
+        )
+        # then the revocation holds, and the derivative either came first and was suspended
+        # with everything under the license, or came second and saw the license revoked
+        assert revoked.status_code == 200, (attempt, revoked.text)
+        if done.status_code in (200, 201):
+            derivative = done.json()["data"]["id"]
+            assert (await asset_status(db, derivative))[0] == "suspended", (attempt, step)
+        else:
+            error(done, 422, "VALIDATION_ERROR")
+            if step == "approved":
+                assert await asset_status(db, waiting["id"]) == ("suspended", "pending")
 
 
 async def test_a_cache_outage_does_not_fail_committed_work(

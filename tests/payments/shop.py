@@ -15,12 +15,12 @@ from sqlalchemy import func, select
 from ipmarket.eventbus.models import OutboxEvent
 from ipmarket.kit.clock import clock
 from ipmarket.kit.db import Database
+from ipmarket.kit.idempotency import IdempotencyKey
 from ipmarket.payments import get_provider
 from ipmarket.payments.jobs import release_matured_earnings
 from ipmarket.payments.ledger import Balance, balance
 from ipmarket.payments.ledger.checks import check_ledger
 from ipmarket.payments.models import (
-    IdempotencyKey,
     LedgerEntry,
     LedgerPosting,
     Payout,

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from ipmarket.audit.models import AuditLog
 from ipmarket.kit.clock import clock, utcnow
 from ipmarket.kit.db import Database
-from ipmarket.payments.idempotency import purge_expired_keys, request_hash
+from ipmarket.kit.idempotency import IdempotencyKey, purge_expired_keys, request_hash
 from ipmarket.payments.ledger import platform_revenue_minor
-from ipmarket.payments.models import IdempotencyKey, Payout, Refund
+from ipmarket.payments.models import Payout, Refund
 from ipmarket.payments.providers import ProviderError
 from tests.payments.shop import START, Shop, error_of, freeze, key
 from tests.provenance.support import app_engine, statements

@@ -28,8 +28,8 @@ from sqlalchemy import func, select
 
 from ipmarket.kit.clock import clock, utcnow
 from ipmarket.kit.db import Database
+from ipmarket.kit.idempotency import RETENTION
 from ipmarket.payments.checkout.reservations import expire_reservations
-from ipmarket.payments.idempotency import RETENTION
 from ipmarket.payments.jobs import reconcile_refunds
 from ipmarket.payments.ledger.checks import check_ledger
 from ipmarket.payments.models import (

@@ -3,11 +3,13 @@ refusal is an error in the envelope and writes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from ipmarket.kit.clock import clock
 from ipmarket.kit.db import Database
@@ -22,7 +24,8 @@ from tests.provenance.support import (
     relogin,
     tally,
 )
-from tests.support import register
+from tests.rights import Rights
+from tests.support import Account, register
 
 
 async def test_a_license_holder_creates_a_draft(client: httpx.AsyncClient, db: Database) -> None:
@@ -262,3 +265,61 @@ async def test_who_may_create(client: httpx.AsyncClient, db: Database) -> None:
         shop, db, body, unverified.auth, 403, "FORBIDDEN"
     )
     assert error["details"]["reason"] == "email_not_verified"
+
+
+# Enough rounds that the two requests meet in every order, even on a loaded machine.
+RACE_ROUNDS = 20
+
+
+async def licensed_seller(
+    rights: Rights, creator: Account, asset: dict[str, Any], terms: dict[str, Any], *, depth: int
+) -> tuple[Account, str, list[tuple[Account, str]]]:
+    """A new seller holding a license `depth` levels below the creator's asset: the seller,
+    their license, and every (licensor, license) of its chain, the seller's own first."""
+    holder, license_ = await rights.user("secondary_creator"), None
+    licensor, on_asset, under = creator, asset, terms
+    chain: list[tuple[Account, str]] = []
+    for level in range(depth):
+        license_ = await rights.license(holder, licensor, on_asset["id"], under["id"])
+        chain.insert(0, (licensor, license_["id"]))
+        if level + 1 < depth:
+            on_asset = await rights.asset(holder, parent_license_id=license_["id"])
+            under = await rights.terms(holder, on_asset["id"], revenueSharePercentage=5)
+            licensor, holder = holder, await rights.user("secondary_creator")
+    assert license_ is not None
+    return holder, license_["id"], chain
+
+
+@pytest.mark.parametrize("depth", [1, 2], ids=["its-own-license", "the-license-above"])
+async def test_no_product_is_made_under_a_license_revoked_at_the_same_moment(
+    client: httpx.AsyncClient, db: Database, depth: int
+) -> None:
+    rights = Rights(client, db)
+    creator = await rights.user("creator")
+    asset = await rights.asset(creator)
+    terms = await rights.terms(creator, asset["id"])
+    for attempt in range(RACE_ROUNDS):
+        # given a seller whose license authorises, through the license revoked below
+        seller, license_id, chain = await licensed_seller(
+            rights, creator, asset, terms, depth=depth
+        )
+        licensor, revoked_id = chain[-1]
+        # when they create a product while that license is revoked
+        created, revoked = await asyncio.gather(
+            client.post("/v1/products", json=product_body(license_id), headers=seller.auth),
+            client.put(
+                f"/v1/licenses/{revoked_id}/revoke",
+                json={"reason": "Breach of terms"},
+                headers=licensor.auth,
+            ),
+        )
+        # then the revocation holds, and the product either came first and was suspended
+        # with everything under the license…
+        assert revoked.status_code == 200, (attempt, revoked.text)
+        if created.status_code == 201:
+            row = await product_row(db, created.json()["data"]["id"])
+            assert row.status == "suspended", (attempt, row.status)
+            assert row.authenticity_verified is False
+        # …or came second and saw the license revoked
+        else:
+            refused(created, 409, "LICENSE_EXPIRED")

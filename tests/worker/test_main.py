@@ -18,7 +18,6 @@ from ipmarket.eventbus import EventType, Queue
 from ipmarket.eventbus.delivery import RetryPolicy
 from ipmarket.kit.db import Database
 from ipmarket.kit.periodic import PeriodicJob
-from ipmarket.runtime import load_consumers
 from ipmarket.worker.main import WorkerOptions, run_background, run_worker
 from tests.conftest import RABBITMQ_URL
 from tests.eventbus.support import (
@@ -171,9 +170,3 @@ async def test_the_embedded_background_relays_events_until_stopped(
     # and it stops with the server
     stop.set()
     await asyncio.wait_for(background, 10)
-
-
-def test_load_consumers_imports_the_handlers_module_when_there_is_one() -> None:
-    assert load_consumers("ipmarket.no_such_module") is False
-    assert load_consumers("ipmarket.eventbus.maintenance") is True
-    assert "ipmarket.eventbus.maintenance" in sys.modules

@@ -3,6 +3,7 @@ transaction)."""
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,7 @@ from ipmarket.ip_assets import (
 from ipmarket.kit.clock import utcnow
 from ipmarket.kit.errors import Conflict, ValidationFailed
 from ipmarket.kit.hooks import on
+from ipmarket.licensing.locks import held_chain
 from ipmarket.licensing.models import LicenseStatus
 from ipmarket.licensing.repository import LicenseRepository
 from ipmarket.licensing.rules import cap_problem, chain_problems, chain_share
@@ -30,10 +32,19 @@ MAX_CHAIN_DEPTH = 32
 @on(DerivativeProposed)
 async def check_derivative_license(session: AsyncSession, event: DerivativeProposed) -> None:
     """A derivative is made under a license its creator holds, that authorises now, and
-    whose terms allow derivatives."""
+    whose terms allow derivatives. Dispatched before the new asset takes any lock, so its
+    licenses are held (`held_chain`): a revocation at the same moment comes wholly before
+    (and refuses it) or after (and finds it)."""
+    await _check_parent_license(session, event.creator_id, event.parent_license_id, hold=True)
+
+
+async def _check_parent_license(
+    session: AsyncSession, creator_id: uuid.UUID, license_id: uuid.UUID, *, hold: bool
+) -> None:
     licenses = LicenseRepository(session)
-    application = await licenses.get(event.parent_license_id)
-    if application is None or application.applicant_id != event.creator_id:
+    held = await held_chain(session, license_id) if hold else None
+    application = await licenses.get(license_id)
+    if application is None or application.applicant_id != creator_id:
         raise ValidationFailed.for_field(
             "parentLicenseId must be a license you hold",
             field="parentLicenseId",
@@ -47,7 +58,7 @@ async def check_derivative_license(session: AsyncSession, event: DerivativePropo
         )
     if not (application.terms_snapshot or {}).get("derivativesAllowed", True):
         raise Conflict("The license's terms do not allow derivatives")
-    chain = await licenses.chain(application.id)
+    chain = held if held is not None else await licenses.chain(application.id)
     if len(chain) >= MAX_CHAIN_DEPTH:
         raise Conflict(
             f"Derivative chains are limited to {MAX_CHAIN_DEPTH} licenses",
@@ -62,10 +73,10 @@ async def check_derivative_license(session: AsyncSession, event: DerivativePropo
 async def approve_derivative(session: AsyncSession, event: DerivativeApproving) -> None:
     """Before a derivative is approved: its license still authorises, the shares along
     its chain leave room under 100%, and the derivation is recorded in the chain."""
-    await check_derivative_license(
-        session,
-        DerivativeProposed(creator_id=event.creator_id, parent_license_id=event.parent_license_id),
-    )
+    # Not held: the derivative is locked already (a license lock after it would invert the
+    # house order), and a revocation suspends its derivatives, this one included, under the
+    # same lock, so the two come one after the other anyway.
+    await _check_parent_license(session, event.creator_id, event.parent_license_id, hold=False)
     licenses = LicenseRepository(session)
     chain = await licenses.chain(event.parent_license_id)
     platform = await get_platform_settings(session)

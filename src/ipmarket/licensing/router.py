@@ -4,15 +4,22 @@ admin license decisions."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi.responses import Response
 
 from ipmarket.identity import OPTIONAL_AUTH, Authorize, MaybePrincipal, Permission, Principal
 from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import APIResponse, error_responses, ok, paged
 from ipmarket.kit.errors import ValidationFailed
-from ipmarket.kit.idempotency import HEADER, KEY_MAX_LENGTH, KEY_PATTERN, REPLAYED_HEADER, RETENTION
+from ipmarket.kit.idempotency import (
+    HEADER,
+    KEY_MAX_LENGTH,
+    KEY_PATTERN,
+    RETENTION,
+    idempotent_request,
+)
 from ipmarket.kit.money import from_minor
 from ipmarket.kit.pagination import Paging
 from ipmarket.licensing.models import LicenseApplication, LicenseTerms
@@ -193,17 +200,18 @@ async def update_terms(
 @router.post(
     "/apply",
     status_code=status.HTTP_201_CREATED,
+    response_model=APIResponse[LicenseApplicationRead],
     responses=_ERRORS,
     summary="Apply for a license (with a base fee: authorised on paymentMethod)",
     description=_APPLY_DOC,
 )
 async def apply(
     body: ApplicationCreate,
+    request: Request,
     session: DbSession,
     principal: Applicant,
-    response: Response,
     idempotency_key: ApplyKeyHeader = None,
-) -> APIResponse[LicenseApplicationRead]:
+) -> APIResponse[LicenseApplicationRead] | Response:
     if body.payment_method is not None and idempotency_key is None:
         raise ValidationFailed.for_field(
             f"An {HEADER} header is required with a paymentMethod",
@@ -212,15 +220,28 @@ async def apply(
             reason="idempotency_key_required",
             header=HEADER,
         )
-    application_id = (
-        uuid.uuid5(_APPLICATION_NAMESPACE, f"{principal.id}/{idempotency_key}")
-        if idempotency_key is not None
-        else None
+    service = LicensingService(session)
+
+    async def work() -> APIResponse[LicenseApplicationRead]:
+        application_id = (
+            uuid.uuid5(_APPLICATION_NAMESPACE, f"{principal.id}/{idempotency_key}")
+            if idempotency_key is not None
+            else None
+        )
+        return ok(
+            application_read(await service.apply(principal, body, application_id=application_id))
+        )
+
+    if idempotency_key is None:
+        return await work()
+
+    async def as_it_now_stands(first: dict[str, Any]) -> APIResponse[LicenseApplicationRead]:
+        return ok(application_read(await service.application(uuid.UUID(first["data"]["id"]))))
+
+    idempotency = await idempotent_request(request, session, idempotency_key)
+    return await idempotency.run_in_transaction(
+        principal.id, work, status_code=201, replay=as_it_now_stands
     )
-    applied = await LicensingService(session).apply(principal, body, application_id=application_id)
-    if applied.replayed:
-        response.headers[REPLAYED_HEADER] = "true"
-    return ok(application_read(applied.application))
 
 
 @router.get("/applications", responses=_ERRORS, summary="Applications you made or received")

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket import audit, provenance
@@ -40,7 +39,6 @@ from ipmarket.kit.errors import (
     ValidationFailed,
 )
 from ipmarket.kit.hooks import dispatch
-from ipmarket.kit.idempotency import HEADER, is_continuation
 from ipmarket.kit.ids import new_id
 from ipmarket.kit.money import from_minor, to_minor
 from ipmarket.licensing.events import (
@@ -53,6 +51,7 @@ from ipmarket.licensing.events import (
 )
 from ipmarket.licensing.fees import license_fees
 from ipmarket.licensing.locks import (
+    held_chain,
     lock_application,
     lock_due_to_expire,
     lock_lapsing_fee_holds,
@@ -93,35 +92,11 @@ def terms_snapshot(terms: LicenseTerms) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class Applied:
-    """An application made now, or (`replayed`) the one an earlier request under the same
-    Idempotency-Key made."""
-
-    application: LicenseApplication
-    replayed: bool = False
-
-
 def fee_hold_lapsed(application: LicenseApplication, now: datetime) -> bool:
     """Has the hold on the applicant's card been held for the whole window?"""
     return (
         application.fee_status == FeeStatus.AUTHORIZED
         and application.created_at <= now - FEE_HOLD_WINDOW
-    )
-
-
-def _same_request(
-    application: LicenseApplication, principal: Principal, data: ApplicationCreate
-) -> bool:
-    max_fee = to_minor(data.max_base_fee) if data.max_base_fee is not None else None
-    return (
-        application.applicant_id == principal.id
-        and application.ip_asset_id == data.ip_asset_id
-        and application.license_terms_id == data.license_terms_id
-        and application.application_data == data.application_data
-        and application.max_base_fee_minor == max_fee
-        and application.max_revenue_share_percentage == data.max_revenue_share_percentage
-        and application.payment_method == data.payment_method
     )
 
 
@@ -303,29 +278,11 @@ class LicensingService:
 
     # --- applications ---------------------------------------------------------------------
 
-    @staticmethod
-    def _replay(
-        existing: LicenseApplication, principal: Principal, data: ApplicationCreate
-    ) -> Applied | None:
-        """The application an earlier request under the same key made, while the key is
-        honoured (None after that); another request under the key is a 422."""
-        if not is_continuation(existing.created_at):
-            return None
-        if not _same_request(existing, principal, data):
-            raise ValidationFailed(
-                f"This {HEADER} was already used for a different application; "
-                "use a new key for a new request",
-                details={"reason": "idempotency_key_reused", "header": HEADER},
-            )
-        return Applied(existing, replayed=True)
-
-    async def _earlier(
-        self, application_id: uuid.UUID | None, principal: Principal, data: ApplicationCreate
-    ) -> Applied | None:
-        if application_id is None:
-            return None
-        existing = await self.licenses.get(application_id)
-        return self._replay(existing, principal, data) if existing is not None else None
+    async def application(self, license_id: uuid.UUID) -> LicenseApplication:
+        application = await self.licenses.get(license_id)
+        if application is None:
+            raise NotFound("License not found")
+        return application
 
     async def apply(
         self,
@@ -333,19 +290,16 @@ class LicensingService:
         data: ApplicationCreate,
         *,
         application_id: uuid.UUID | None = None,
-    ) -> Applied:
-        """Apply for a license. `application_id`, derived from the request's
-        Idempotency-Key, makes a retry answer with the application the first attempt made;
-        the fee's transaction and provider keys derive from it, so a retry after an attempt
-        whose outcome was lost reaches the provider under the same keys and never
-        authorises twice."""
-        if application_id is not None:
-            existing = await self.licenses.get(application_id)
-            if existing is not None:
-                replay = self._replay(existing, principal, data)
-                if replay is not None:
-                    return replay
-                application_id = None  # a key used again after it was forgotten: a new one
+    ) -> LicenseApplication:
+        """Apply for a license. `application_id` is derived from the request's
+        Idempotency-Key, whose store (`ipmarket.kit.idempotency`) answers a retry with the
+        application the first attempt made; the fee's transaction and provider keys derive
+        from it, so a retry after an attempt whose outcome was lost reaches the provider
+        under the same keys and never authorises twice."""
+        if application_id is not None and await self.licenses.get(application_id) is not None:
+            # Made under an earlier use of the key, which the store has since forgotten (it
+            # answers for every use it remembers): this is a new application.
+            application_id = None
         # The asset first, then its terms (`ipmarket.kit.locks`): an edit of the terms
         # (which holds the asset) and an auto-approval (which takes it) wait their turn.
         asset = await lock_asset(self.session, data.ip_asset_id)
@@ -362,10 +316,6 @@ class LicensingService:
                     "errors": [{"field": "licenseTermsId", "message": "not terms of this asset"}]
                 },
             )
-        # A request under the same key may have held the terms' lock before this one.
-        replay = await self._earlier(application_id, principal, data)
-        if replay is not None:
-            return replay
         if not terms.is_current:
             raise Conflict("These terms were replaced by a newer version")
         _check_limits(terms, data)
@@ -397,15 +347,9 @@ class LicensingService:
             status=LicenseStatus.PENDING.value,
             payment_method=data.payment_method,
         )
-        try:
-            async with self.session.begin_nested():
-                await self.licenses.add(application)
-        except IntegrityError as exc:
-            # A concurrent request under the same key made it first: answer with it.
-            replay = await self._earlier(application_id, principal, data)
-            if replay is not None:
-                return replay
-            raise Conflict("You already have a pending application for these terms") from exc
+        # One application per key (the key's store serialises them) and one pending per
+        # applicant and terms (the terms' lock does): the unique indexes back both.
+        await self.licenses.add(application)
         if terms.base_fee_minor > 0:
             assert data.payment_method is not None
             await self._authorize_fee(application, terms, data.payment_method)
@@ -435,7 +379,7 @@ class LicensingService:
                 # A rule blocks it for now, or the fee could not be captured: it waits for
                 # the licensor like any other, its fee still authorised.
                 pass
-        return Applied(application)
+        return application
 
     async def _authorize_fee(
         self, application: LicenseApplication, terms: LicenseTerms, payment_method: str
@@ -675,15 +619,26 @@ class LicensingService:
         )
 
     async def authorising_chain(
-        self, license_id: uuid.UUID, holder_id: uuid.UUID
+        self, license_id: uuid.UUID, holder_id: uuid.UUID, *, hold: bool = False
     ) -> list[ChainLink]:
-        """The chain of a license `holder_id` holds, if it authorises now; raises otherwise."""
+        """The chain of a license `holder_id` holds, if it authorises now; raises otherwise.
+
+        With `hold`, for something new made under the license (nothing a revocation could
+        find yet), its licenses are held until the transaction ends (`held_chain`), so a
+        revocation at the same moment comes wholly before or after; take it first. Without,
+        for what exists already (a product published, bought), which the revocation finds
+        and suspends anyway: its lock comes after the product's, which `hold` would invert.
+        """
         application = await self.licenses.get(license_id)
         if application is None or application.applicant_id != holder_id:
             raise ValidationFailed.for_field(
                 "This license is not yours", field="licenseId", problem="not a license you hold"
             )
-        chain = await self.licenses.chain(license_id)
+        chain = (
+            await held_chain(self.session, license_id)
+            if hold
+            else await self.licenses.chain(license_id)
+        )
         problems = chain_problems(chain, utcnow())
         if problems:
             raise LicenseExpired(

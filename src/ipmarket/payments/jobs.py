@@ -38,10 +38,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.kit.clock import utcnow
+from ipmarket.kit.idempotency import purge_expired_keys
 from ipmarket.kit.periodic import periodic
 from ipmarket.payments.checkout.license_fees import LicenseFeeService
 from ipmarket.payments.checkout.reservations import expire_reservations
-from ipmarket.payments.idempotency import purge_expired_keys
 from ipmarket.payments.ledger import release_matured
 from ipmarket.payments.money_out import flows as money_out_flows
 from ipmarket.payments.refunds import flows as refund_flows

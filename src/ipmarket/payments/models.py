@@ -1,6 +1,7 @@
 """Payments tables: transactions (partitioned by year), the double-entry ledger, payouts,
-refunds, idempotency keys, processed provider webhooks, users' connected accounts at the
-provider, and the transfers of each sale's parts to them."""
+refunds, processed provider webhooks, users' connected accounts at the provider, and the
+transfers of each sale's parts to them. (Idempotency keys are the kernel's:
+`ipmarket.kit.idempotency`.)"""
 
 from __future__ import annotations
 
@@ -230,33 +231,6 @@ class Refund(IdMixin, Base):
     failure_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     processed_at: Mapped[datetime | None]
-
-
-class IdempotencyKey(Base):
-    """Stripe-style idempotency: the first response to (user, key) is replayed for the same
-    request; another request under the same key is refused."""
-
-    __tablename__ = "idempotency_keys"
-    __table_args__ = (
-        CheckConstraint("state IN ('in_flight', 'completed')", name="state"),
-        Index("idx_idempotency_keys_created", "created_at"),
-    )
-
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    method: Mapped[str] = mapped_column(String(10))
-    path: Mapped[str] = mapped_column(String(500))
-    request_hash: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(20), default="in_flight")
-    response_status: Mapped[int | None]
-    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    # Refreshed when a stale key is taken over; keys are purged by it.
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
-    completed_at: Mapped[datetime | None]
-    # The request that holds the key: only it may complete or release it.
-    attempt: Mapped[uuid.UUID] = mapped_column(
-        default=new_id, server_default=func.gen_random_uuid()
-    )
 
 
 class ProviderEvent(Base):

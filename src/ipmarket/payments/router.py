@@ -1,7 +1,7 @@
 """HTTP routes: purchases (/v1/products/{id}/purchase), /v1/payments and
 /v1/admin/transactions.
 
-Every money-moving POST takes an `Idempotency-Key` header (see `idempotency`)."""
+Every money-moving POST takes an `Idempotency-Key` header (see `ipmarket.kit.idempotency`)."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from ipmarket.kit.clock import utcnow
 from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import APIResponse, error_responses, ok, paged
 from ipmarket.kit.errors import ValidationFailed
+from ipmarket.kit.idempotency import Idempotency
 from ipmarket.kit.money import from_minor
 from ipmarket.kit.pagination import Paging
 from ipmarket.payments.checkout import flows as checkout_flows
 from ipmarket.payments.checkout.repository import TransactionFilters, TransactionRepository
 from ipmarket.payments.errors import KEEP_ON_ERROR
-from ipmarket.payments.idempotency import Idempotency
 from ipmarket.payments.models import Payout, Refund, Transaction
 from ipmarket.payments.money_out import flows as money_out_flows
 from ipmarket.payments.money_out.payouts import PayoutService

@@ -75,7 +75,9 @@ class ProductService:
         )
 
     async def create(self, principal: Principal, data: ProductCreate) -> Product:
-        chain = await self.licensing.authorising_chain(data.license_id, principal.id)
+        # Held, first: a revocation at the same moment either is seen here or waits, then
+        # finds this product and suspends it.
+        chain = await self.licensing.authorising_chain(data.license_id, principal.id, hold=True)
         images = await resolve_owned_files(
             self.session, data.images, principal.id, base_url=self.base_url, field="images"
         )

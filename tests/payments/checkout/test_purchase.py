@@ -16,10 +16,9 @@ from sqlalchemy import select, text
 
 from ipmarket.kit.clock import clock, utcnow
 from ipmarket.kit.db import Database
+from ipmarket.kit.idempotency import IdempotencyKey, request_hash
+from ipmarket.kit.idempotency.repository import IdempotencyKeyRepository
 from ipmarket.payments.checkout.reservations import expire_reservations
-from ipmarket.payments.idempotency import request_hash
-from ipmarket.payments.idempotency_keys import IdempotencyKeyRepository
-from ipmarket.payments.models import IdempotencyKey
 from ipmarket.payments.providers import Intent, IntentStatus, ProviderError
 from ipmarket.products.models import Product
 from tests.payments.shop import DECLINED, START, VISA, Shop, error_of, freeze, key

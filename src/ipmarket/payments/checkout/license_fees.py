@@ -32,11 +32,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.kit.clock import utcnow
 from ipmarket.kit.errors import PaymentFailed, ValidationFailed
+from ipmarket.kit.idempotency import HEADER
 from ipmarket.licensing import LicenseStatus
 from ipmarket.payments.checkout.repository import TransactionRepository
 from ipmarket.payments.checkout.settlement import Settlement
 from ipmarket.payments.errors import ProviderUnavailable
-from ipmarket.payments.idempotency import HEADER
 from ipmarket.payments.ledger.splits import split_sale
 from ipmarket.payments.models import Transaction, TransactionStatus, TransactionType
 from ipmarket.payments.providers import (

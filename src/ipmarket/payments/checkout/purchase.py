@@ -20,6 +20,7 @@ from ipmarket.kit.errors import (
     NotFound,
     ValidationFailed,
 )
+from ipmarket.kit.idempotency import is_continuation
 from ipmarket.kit.ids import new_id
 from ipmarket.kit.money import from_minor
 from ipmarket.licensing import LicensingService
@@ -31,7 +32,6 @@ from ipmarket.payments.errors import (
     ReservationExpired,
     SaleNoLongerAuthorised,
 )
-from ipmarket.payments.idempotency import is_continuation
 from ipmarket.payments.ledger.splits import split_sale
 from ipmarket.payments.models import (
     Transaction,

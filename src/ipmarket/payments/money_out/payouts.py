@@ -44,9 +44,9 @@ from ipmarket import audit
 from ipmarket.identity import Principal
 from ipmarket.kit.clock import utcnow
 from ipmarket.kit.errors import PaymentFailed, ValidationFailed
+from ipmarket.kit.idempotency import is_continuation
 from ipmarket.kit.money import CURRENCY, from_minor, to_minor
 from ipmarket.payments import ledger
-from ipmarket.payments.idempotency import is_continuation
 from ipmarket.payments.models import Payout, PayoutStatus
 from ipmarket.payments.money_out import accounts
 from ipmarket.payments.money_out.repository import MoneyOutRepository

@@ -21,6 +21,7 @@ from ipmarket.kit.errors import (
     NotFound,
     ValidationFailed,
 )
+from ipmarket.kit.idempotency import is_continuation
 from ipmarket.kit.ids import new_id
 from ipmarket.kit.money import from_minor, to_minor
 from ipmarket.payments import ledger
@@ -28,7 +29,6 @@ from ipmarket.payments.checkout.repository import TransactionRepository
 from ipmarket.payments.events import (
     RefundProcessed,
 )
-from ipmarket.payments.idempotency import is_continuation
 from ipmarket.payments.ledger.splits import Split, split_refunds
 from ipmarket.payments.models import (
     Refund,

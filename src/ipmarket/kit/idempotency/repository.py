@@ -1,4 +1,4 @@
-"""The SQL of idempotency keys (the mechanism is in `idempotency`)."""
+"""The SQL of idempotency keys (the mechanism is in `requests`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ipmarket.payments.models import IdempotencyKey
+from ipmarket.kit.idempotency.models import IdempotencyKey
 
 
 class IdempotencyKeyRepository:
@@ -27,21 +27,33 @@ class IdempotencyKeyRepository:
         request_hash: str,
         now: datetime,
         attempt: uuid.UUID,
+        forgotten_before: datetime,
     ) -> bool:
-        """Insert the key in flight, held by `attempt`; False if it already exists."""
+        """Insert the key in flight, held by `attempt`; False if it already exists. A key
+        made before `forgotten_before` (past its retention, not purged yet) counts as gone:
+        it is claimed afresh for this request. While another transaction has the key
+        uncommitted, this waits for it to end."""
+        fresh = {
+            "method": method,
+            "path": path,
+            "request_hash": request_hash,
+            "state": "in_flight",
+            "created_at": now,
+            "attempt": attempt,
+        }
         inserted = await self.session.execute(
             insert(IdempotencyKey)
-            .values(
-                user_id=user_id,
-                key=key,
-                method=method,
-                path=path,
-                request_hash=request_hash,
-                state="in_flight",
-                created_at=now,
-                attempt=attempt,
+            .values(user_id=user_id, key=key, **fresh)
+            .on_conflict_do_update(
+                index_elements=["user_id", "key"],
+                set_={
+                    **fresh,
+                    "response_status": None,
+                    "response_body": None,
+                    "completed_at": None,
+                },
+                where=IdempotencyKey.created_at < forgotten_before,
             )
-            .on_conflict_do_nothing(index_elements=["user_id", "key"])
             .returning(IdempotencyKey.key)
         )
         return inserted.scalar_one_or_none() is not None
