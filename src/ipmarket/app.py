@@ -19,7 +19,7 @@ from ipmarket.kit.error_handlers import install_error_handlers
 from ipmarket.kit.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from ipmarket.kit.ratelimit import RateLimitMiddleware
 from ipmarket.runtime import bootstrap
-from ipmarket.web import AUTH_FORM_PATHS, PageErrors, build_web_router
+from ipmarket.web import AUTH_FORM_PATHS, UPLOAD_FORM_PATHS, PageErrors, build_web_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -76,7 +76,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        overrides={FILES_PATH: settings.max_upload_bytes},
+        overrides={
+            FILES_PATH: settings.max_upload_bytes,
+            **dict.fromkeys(UPLOAD_FORM_PATHS, settings.max_upload_bytes),
+        },
     )
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app, pages=PageErrors())

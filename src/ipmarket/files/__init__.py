@@ -2,11 +2,17 @@
 
 Other modules use only what is named here. IP assets and products accept only URLs of files
 their user uploaded (`resolve_owned_files`), keep the file ids, and render them back as
-signed URLs (`signed_url`).
+signed URLs (`signed_url`). Pages store a file their form carried with `accepted_upload`.
 """
 
+from ipmarket.files.deps import get_storage
 from ipmarket.files.models import StoredFile
-from ipmarket.files.service import file_hashes, file_id_from_url, resolve_owned_files
+from ipmarket.files.service import (
+    accepted_upload,
+    file_hashes,
+    file_id_from_url,
+    resolve_owned_files,
+)
 from ipmarket.files.signing import FILES_PATH, signed_url, url_key
 from ipmarket.files.sniff import sniff
 from ipmarket.files.storage import LocalStorage, Storage, make_storage
@@ -16,8 +22,10 @@ __all__ = [
     "LocalStorage",
     "Storage",
     "StoredFile",
+    "accepted_upload",
     "file_hashes",
     "file_id_from_url",
+    "get_storage",
     "make_storage",
     "resolve_owned_files",
     "signed_url",

@@ -16,9 +16,9 @@ from ipmarket.files.deps import FileStorage
 from ipmarket.files.models import StoredFile
 from ipmarket.files.multipart import MalformedBody
 from ipmarket.files.schemas import FileRead
-from ipmarket.files.service import FileService
+from ipmarket.files.service import FileService, upload_policy
 from ipmarket.files.signing import InvalidSignature, signed_url, verify_signature
-from ipmarket.files.upload import FIELD, UploadPolicy, discard, receive_upload, too_large
+from ipmarket.files.upload import FIELD, discard, receive_upload, too_large
 from ipmarket.identity import (
     AppSettings,
     Authorize,
@@ -32,7 +32,6 @@ from ipmarket.kit.db import commit
 from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import APIResponse, error_responses, ok
 from ipmarket.kit.errors import Forbidden, NotFound
-from ipmarket.settings import get_platform_settings
 
 log = structlog.get_logger(__name__)
 
@@ -128,10 +127,7 @@ async def upload_file(
     settings: AppSettings,
     storage: FileStorage,
 ) -> APIResponse[FileRead]:
-    content = (await get_platform_settings(session)).content
-    policy = UploadPolicy(
-        max_size=content.max_file_size, allowed_types=frozenset(content.allowed_file_types)
-    )
+    policy = await upload_policy(session)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > policy.max_size + _MULTIPART_OVERHEAD:
         # Refused before reading: a client that sent Expect: 100-continue sends nothing.

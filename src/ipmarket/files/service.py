@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ipmarket.files.models import StoredFile
 from ipmarket.files.repository import FileRepository
 from ipmarket.files.signing import FILES_PATH
-from ipmarket.files.upload import ReceivedUpload
+from ipmarket.files.storage import Storage
+from ipmarket.files.upload import ReceivedUpload, UploadPolicy, discard, store_file
 from ipmarket.kit.errors import NotFound, ValidationFailed
+from ipmarket.settings import get_platform_settings
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _CONTENT_SUFFIX = "/content"
@@ -54,6 +57,34 @@ class FileService:
         if stored is None or (stored.owner_id != viewer_id and not is_admin):
             raise NotFound("File not found")
         return stored
+
+
+async def upload_policy(session: AsyncSession) -> UploadPolicy:
+    """What an upload may be now: platform settings content.maxFileSize, allowedFileTypes."""
+    content = (await get_platform_settings(session)).content
+    return UploadPolicy(
+        max_size=content.max_file_size, allowed_types=frozenset(content.allowed_file_types)
+    )
+
+
+@asynccontextmanager
+async def accepted_upload(
+    session: AsyncSession,
+    storage: Storage,
+    owner_id: uuid.UUID,
+    data: AsyncIterator[bytes],
+    filename: str | None,
+) -> AsyncIterator[StoredFile]:
+    """A file that a page's form carried (already received with the form), stored and
+    recorded as `owner_id`'s under the upload policy, for the block to use. If the block
+    raises, the blob is deleted (the row goes with the request's rollback). Refusals are
+    those of `POST /v1/files`: ValidationFailed on field `file`, FileTooLarge (413)."""
+    upload = await store_file(data, filename, storage=storage, policy=await upload_policy(session))
+    try:
+        yield await FileService(session).record(owner_id, upload)
+    except BaseException:
+        await discard(storage, upload.key)
+        raise
 
 
 def file_id_from_url(url: str, *, base_url: str) -> uuid.UUID | None:

@@ -90,7 +90,29 @@ async def receive_upload(
     if part.filename is None:
         raise _refusal("Expected a file upload (a part with a filename)", "not_a_file")
 
-    data = reader.part_data()
+    stored = await store_file(reader.part_data(), part.filename, storage=storage, policy=policy)
+    try:
+        # The file must be the only part, and the body must be complete.
+        extra = await reader.next_part()
+    except BaseException:
+        await discard(storage, stored.key)
+        raise
+    if extra is not None:
+        await discard(storage, stored.key)
+        raise _refusal(
+            f"Unexpected field {extra.name!r} after the file; send only the file",
+            "extra_forbidden",
+        )
+    return stored
+
+
+async def store_file(
+    data: AsyncIterator[bytes], filename: str | None, *, storage: Storage, policy: UploadPolicy
+) -> ReceivedUpload:
+    """Store one file's bytes (a multipart part, or a file a page's form carried) and
+    describe it: its type sniffed from the first bytes before anything is written, its size
+    and SHA-256 computed on the way to storage. Raises as `receive_upload` does for the
+    file itself; whatever the refusal, nothing is left in storage."""
     head = await _read_head(data, SNIFF_LENGTH)
     if not head:
         raise _refusal("The file is empty", "empty")
@@ -122,24 +144,12 @@ async def receive_upload(
 
     key = new_key()
     size = await storage.save(key, verified())
-    try:
-        # The file must be the only part, and the body must be complete.
-        extra = await reader.next_part()
-    except BaseException:
-        await discard(storage, key)
-        raise
-    if extra is not None:
-        await discard(storage, key)
-        raise _refusal(
-            f"Unexpected field {extra.name!r} after the file; send only the file",
-            "extra_forbidden",
-        )
     return ReceivedUpload(
         key=key,
         content_type=detected,
         size=size,
         sha256=digest.hexdigest(),
-        filename=clean_filename(part.filename),
+        filename=clean_filename(filename),
     )
 
 

@@ -12,17 +12,19 @@ from ipmarket.ip_assets.events import (
 from ipmarket.ip_assets.locks import lock_asset
 from ipmarket.ip_assets.models import AssetStatus, IPAsset, VerificationStatus
 from ipmarket.ip_assets.queries import ip_assets_per_creator
-from ipmarket.ip_assets.repository import IPAssetRepository
-from ipmarket.ip_assets.service import licensable, suspend_derivatives
+from ipmarket.ip_assets.repository import AssetFilters, IPAssetRepository
+from ipmarket.ip_assets.service import IPAssetService, licensable, suspend_derivatives
 
 __all__ = [
     "AssetDeleting",
+    "AssetFilters",
     "AssetLeftReview",
     "AssetStatus",
     "DerivativeApproving",
     "DerivativeProposed",
     "IPAsset",
     "IPAssetRepository",
+    "IPAssetService",
     "VerificationStatus",
     "ip_assets_per_creator",
     "licensable",

@@ -600,6 +600,18 @@ class LicensingService:
     ) -> tuple[list[LicenseApplication], int]:
         return await self.licenses.list_for(principal.id, **filters)
 
+    async def terms_of(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, LicenseTerms]:
+        """The terms each of `ids` names, in one query (for a page of applications)."""
+        return await self.licenses.terms_of(ids)
+
+    async def applied_by(self, principal: Principal, license_id: uuid.UUID) -> LicenseApplication:
+        """An application `principal` made (a license once approved), in any state; anyone
+        else's is not found, so ids cannot be probed."""
+        application = await self.licenses.get(license_id)
+        if application is None or application.applicant_id != principal.id:
+            raise NotFound("License not found")
+        return application
+
     async def check(self, license_id: uuid.UUID) -> LicenseCheck:
         application = await self.licenses.get(license_id)
         if application is None:

@@ -59,8 +59,14 @@ class ProductService:
             return product
         raise NotFound("Product not found")
 
-    async def owned(self, product_id: uuid.UUID, owner: Principal) -> Product:
-        product = await lock_product(self.session, product_id)
+    async def owned(
+        self, product_id: uuid.UUID, owner: Principal, *, for_update: bool = True
+    ) -> Product:
+        product = (
+            await lock_product(self.session, product_id)
+            if for_update
+            else await self.products.get(product_id)
+        )
         if product is None or product.deleted_at is not None:
             raise NotFound("Product not found")
         if product.creator_id != owner.id:

@@ -12,12 +12,18 @@ from fastapi import APIRouter, Depends
 from ipmarket.web.account.router import router as account_router
 from ipmarket.web.csrf import check_csrf
 from ipmarket.web.errors import PageErrors
+from ipmarket.web.licenses.router import router as licenses_router
 from ipmarket.web.pwa import router as pwa_router
 from ipmarket.web.session import current_visitor
+from ipmarket.web.shop.router import UPLOADS_PATH as SHOP_UPLOADS_PATH
+from ipmarket.web.shop.router import router as shop_router
 from ipmarket.web.static import router as static_router
 
 # Page POSTs that sign in or create credentials: rate limited per client like /v1/auth/.
 AUTH_FORM_PATHS = frozenset({"/sign-in", "/sign-up", "/forgot-password", "/reset-password"})
+# Page POSTs that carry a file: the upload size limit applies below these, not the 1 MB of
+# other forms.
+UPLOAD_FORM_PATHS = frozenset({SHOP_UPLOADS_PATH})
 
 
 def build_web_router() -> APIRouter:
@@ -26,8 +32,10 @@ def build_web_router() -> APIRouter:
     pages = APIRouter(dependencies=[Depends(check_csrf), Depends(current_visitor)])
     pages.include_router(pwa_router)
     pages.include_router(account_router)
+    pages.include_router(licenses_router)
+    pages.include_router(shop_router)
     router.include_router(pages)
     return router
 
 
-__all__ = ["AUTH_FORM_PATHS", "PageErrors", "build_web_router"]
+__all__ = ["AUTH_FORM_PATHS", "UPLOAD_FORM_PATHS", "PageErrors", "build_web_router"]

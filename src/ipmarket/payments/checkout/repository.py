@@ -27,6 +27,8 @@ class TransactionFilters:
     role: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    # Sales of this product only.
+    product_id: uuid.UUID | None = None
 
 
 def _earned_by(user_id: uuid.UUID) -> ColumnElement[bool]:
@@ -137,6 +139,8 @@ class TransactionRepository:
             conditions.append(Transaction.created_at >= filters.created_from)
         if filters.created_to is not None:
             conditions.append(Transaction.created_at < filters.created_to)
+        if filters.product_id is not None:
+            conditions.append(Transaction.product_id == filters.product_id)
         where = and_(True, *conditions)
         total = await self.session.scalar(
             select(func.count()).select_from(Transaction).where(where)

@@ -1,0 +1,1 @@
+"""License pages for secondary creators: apply, applications, licenses held, derivatives."""

@@ -1,0 +1,1 @@
+"""The seller's shop: products under licenses held, their images, stock and sales."""
