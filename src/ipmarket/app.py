@@ -19,6 +19,7 @@ from ipmarket.kit.error_handlers import install_error_handlers
 from ipmarket.kit.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from ipmarket.kit.ratelimit import RateLimitMiddleware
 from ipmarket.runtime import bootstrap
+from ipmarket.web.api_docs import install_api_docs
 from ipmarket.web.router import router as web_router
 
 
@@ -50,6 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description="A marketplace for licensed secondary creation.",
         lifespan=lifespan,
+        # served from vendored files by install_api_docs, not from a CDN
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.signer = signer
@@ -83,4 +87,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(wellknown_router)
     app.include_router(build_v1_router())
     app.include_router(web_router)
+    install_api_docs(app)
     return app
