@@ -154,6 +154,75 @@ def test_bad_configuration_is_reported_without_its_value(
     assert "JWT_PRIVATE_KEY must be set" in result.stderr
 
 
+class _ServeCall:
+    """What `ipmarket serve` handed uvicorn, and the settings its application would read."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import signal
+
+        import uvicorn
+
+        self.kwargs: dict[str, Any] = {}
+        self.public_base_url = ""
+        monkeypatch.setattr(uvicorn, "run", self._run)
+        monkeypatch.setattr(signal, "signal", lambda *_: None)  # keep pytest's own handlers
+        # serve writes PUBLIC_BASE_URL for the application: undone after the test
+        monkeypatch.setenv("PUBLIC_BASE_URL", "placeholder")
+        monkeypatch.delenv("PUBLIC_BASE_URL")
+        monkeypatch.chdir(Path(os.environ["VAR_DIR"]).parent)  # no .env of the checkout
+
+    def _run(self, _app: str, **kwargs: Any) -> None:
+        from ipmarket.config import get_settings
+
+        self.kwargs = kwargs
+        get_settings.cache_clear()  # as in the server's own process: read once, there
+        self.public_base_url = get_settings().public_base_url
+
+
+@pytest.fixture
+def serve_call(monkeypatch: pytest.MonkeyPatch) -> Iterator[_ServeCall]:
+    from ipmarket.config import get_settings
+
+    yield _ServeCall(monkeypatch)
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ([], "http://127.0.0.1:8000"),
+        (["--port", "8123"], "http://127.0.0.1:8123"),
+        (["--host", "0.0.0.0", "--port", "9001"], "http://127.0.0.1:9001"),
+    ],
+)
+def test_serve_links_emails_to_the_address_it_serves(
+    migrated_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    serve_call: _ServeCall,
+    arguments: list[str],
+    expected: str,
+) -> None:
+    call = serve_call
+    monkeypatch.setenv("DATABASE_URL", migrated_database)
+    result = runner.invoke(app, ["serve", *arguments])
+    assert result.exit_code == 0, result.output
+    assert call.public_base_url == expected
+    assert f"Links in emails: {expected}" in result.output
+    assert call.kwargs["port"] == int(expected.rsplit(":", 1)[1])
+
+
+def test_serve_keeps_a_public_base_url_that_is_set(
+    migrated_database: str, monkeypatch: pytest.MonkeyPatch, serve_call: _ServeCall
+) -> None:
+    call = serve_call
+    monkeypatch.setenv("DATABASE_URL", migrated_database)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://market.example")
+    result = runner.invoke(app, ["serve", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert call.public_base_url == "https://market.example"
+    assert call.kwargs["port"] == 8123
+
+
 def test_admin_levels_match_identity() -> None:
     assert {level.value for level in AdminLevelChoice} == {level.value for level in AdminLevel}
 

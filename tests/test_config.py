@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from ipmarket.config import Settings
+from ipmarket.config import Settings, serving_base_url
 from ipmarket.identity import TokenSigner
 
 
@@ -85,3 +85,30 @@ def test_a_key_that_is_not_ed25519_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(TypeError, match="Ed25519"):
         TokenSigner.from_settings(settings)
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        ("127.0.0.1", 8000, "http://127.0.0.1:8000"),
+        ("127.0.0.1", 8123, "http://127.0.0.1:8123"),
+        ("localhost", 9000, "http://localhost:9000"),
+        ("market.example", 80, "http://market.example:80"),
+        # every interface: links from this machine go to its loopback
+        ("0.0.0.0", 8080, "http://127.0.0.1:8080"),
+        ("::", 8080, "http://[::1]:8080"),
+        ("::1", 8001, "http://[::1]:8001"),
+        ("[::1]", 8001, "http://[::1]:8001"),
+    ],
+)
+def test_the_serving_base_url_follows_the_host_and_port(
+    host: str, port: int, expected: str
+) -> None:
+    assert serving_base_url(host, port) == expected
+
+
+def test_the_default_public_base_url_is_the_default_serving_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    assert Settings(_env_file=None).public_base_url == "http://127.0.0.1:8000"

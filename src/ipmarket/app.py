@@ -20,6 +20,7 @@ from ipmarket.kit.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from ipmarket.kit.ratelimit import RateLimitMiddleware
 from ipmarket.runtime import bootstrap
 from ipmarket.web import AUTH_FORM_PATHS, UPLOAD_FORM_PATHS, PageErrors, build_web_router
+from ipmarket.web.api_docs import install_api_docs
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -50,6 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description="A marketplace for licensed secondary creation.",
         lifespan=lifespan,
+        # served from vendored files by install_api_docs, not from a CDN
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.signer = signer
@@ -87,4 +91,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(wellknown_router)
     app.include_router(build_v1_router())
     app.include_router(build_web_router())
+    install_api_docs(app)
     return app

@@ -8,6 +8,7 @@ exit with status 1; only a bug shows a traceback, and never with local variables
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from rich.markup import escape
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from ipmarket.config import Settings
+from ipmarket.config import DEFAULT_HOST, DEFAULT_PORT, Settings, get_settings, serving_base_url
 from ipmarket.kit.embedded_db import EmbeddedPostgresError, pgdata_dir, resolve_database_url
 from ipmarket.kit.errors import AppError
 from ipmarket.kit.logging import configure_logging, redact_text
@@ -110,18 +111,26 @@ def _describe_database(settings: Settings, url: str) -> str:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = DEFAULT_PORT,
 ) -> None:
     """Serve the API and the web UI (uvicorn).
 
-    Without DATABASE_URL the embedded PostgreSQL under VAR_DIR is started first.
+    Without DATABASE_URL the embedded PostgreSQL under VAR_DIR is started first. Without
+    PUBLIC_BASE_URL, links in emails point at this --host and --port.
     """
     settings = _settings()
+    if "public_base_url" not in settings.model_fields_set:
+        # The application below reads its settings anew (uvicorn's factory): hand it the
+        # address it is served at, through the environment, as if PUBLIC_BASE_URL were set.
+        os.environ["PUBLIC_BASE_URL"] = serving_base_url(host, port)
+        get_settings.cache_clear()
+        settings = settings.model_copy(update={"public_base_url": os.environ["PUBLIC_BASE_URL"]})
     with _expected_errors():
         # Start the embedded server now, so a problem is reported before anything binds.
         url = resolve_database_url(settings)
     out.print(f"Database: {escape(_describe_database(settings, url))}")
+    out.print(f"Links in emails: {escape(settings.public_base_url)}")
 
     import uvicorn  # noqa: PLC0415 - only this command needs it
 

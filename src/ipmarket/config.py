@@ -12,6 +12,23 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # A file URL key shorter than this is refused in production (e.g. `openssl rand -hex 32`).
 MIN_FILE_URL_SECRET_LENGTH = 32
 
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+# Interfaces that mean "every address": links from this machine then go to its loopback.
+_WILDCARD_HOSTS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 - binds nothing
+
+
+def serving_base_url(host: str, port: int) -> str:
+    """The base URL of a server bound to `host`:`port`, as a browser on this machine reaches it.
+
+    It is the default of PUBLIC_BASE_URL for `ipmarket serve`, so that links in emails follow
+    the port the server really runs on. A server meant for other machines sets PUBLIC_BASE_URL.
+    """
+    name = _WILDCARD_HOSTS.get(host.strip("[]"), host.strip("[]"))
+    if ":" in name:  # an IPv6 address is written in brackets in a URL
+        name = f"[{name}]"
+    return f"http://{name}:{port}"
+
 
 class Settings(BaseSettings):
     """Deployment settings. Platform settings that admins change live in the database."""
@@ -32,7 +49,10 @@ class Settings(BaseSettings):
     smtp_url: str | None = Field(default=None, alias="SMTP_URL")
     smtp_sender: str = Field(default="ipmarket <no-reply@ipmarket.local>", alias="SMTP_SENDER")
     var_dir: Path = Field(default=Path("var"), alias="VAR_DIR")
-    public_base_url: str = Field(default="http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
+    # Base of the links in emails. `ipmarket serve` defaults it to its own --host and --port.
+    public_base_url: str = Field(
+        default=serving_base_url(DEFAULT_HOST, DEFAULT_PORT), alias="PUBLIC_BASE_URL"
+    )
 
     rate_limit_user_per_hour: int = Field(default=1000, ge=1, alias="RATE_LIMIT_USER_PER_HOUR")
     rate_limit_auth_per_minute: int = Field(default=20, ge=1, alias="RATE_LIMIT_AUTH_PER_MINUTE")
