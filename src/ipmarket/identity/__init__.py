@@ -17,6 +17,7 @@ from ipmarket.identity.deps import (
 )
 from ipmarket.identity.models import AdminLevel, User, UserStatus, UserType
 from ipmarket.identity.permissions import Permission
+from ipmarket.identity.queries import usernames_of
 from ipmarket.identity.schemas import (
     SuspendRequest,
     UnsuspendRequest,
@@ -60,4 +61,5 @@ __all__ = [
     "browser_principal",
     "create_admin",
     "require_permissions",
+    "usernames_of",
 ]
