@@ -6,6 +6,7 @@ Other modules use only what is named here.
 from ipmarket.licensing.events import AuthorizationWithdrawn
 from ipmarket.licensing.fees import LicenseFees, configure_license_fees, license_fees
 from ipmarket.licensing.models import LicenseApplication, LicenseStatus, LicenseTerms, LicenseType
+from ipmarket.licensing.queries import pending_applications_per_asset, terms_by_ids
 from ipmarket.licensing.repository import ChainLink
 from ipmarket.licensing.service import LicensingService, withdraw_authorization
 
@@ -20,5 +21,7 @@ __all__ = [
     "LicensingService",
     "configure_license_fees",
     "license_fees",
+    "pending_applications_per_asset",
+    "terms_by_ids",
     "withdraw_authorization",
 ]

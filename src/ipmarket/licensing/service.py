@@ -413,6 +413,14 @@ class LicensingService:
             raise NotFound("License not found")
         return application
 
+    async def received(self, principal: Principal, license_id: uuid.UUID) -> LicenseApplication:
+        """An application made to `principal` (a license once approved), in any state, to
+        look at before deciding; anyone else's is not found, so ids cannot be probed."""
+        application = await self.licenses.get(license_id)
+        if application is None or application.licensor_id != principal.id:
+            raise NotFound("License not found")
+        return application
+
     async def approve(self, principal: Principal, license_id: uuid.UUID) -> LicenseApplication:
         application = await self._decidable(license_id, principal, Permission.APPROVE_LICENSES)
         if application.status != LicenseStatus.PENDING:
