@@ -10,10 +10,13 @@ from ipmarket.provenance.cache import (
     invalidate_after_commit,
 )
 from ipmarket.provenance.models import AuthorizationChain
+from ipmarket.provenance.reach import Dependent, Reach, resting_on
 from ipmarket.provenance.repository import codes_of, deactivate, record_derivation, record_product
 
 __all__ = [
     "AuthorizationChain",
+    "Dependent",
+    "Reach",
     "bump_epoch",
     "codes_of",
     "configure_verification_cache",
@@ -22,4 +25,5 @@ __all__ = [
     "invalidate_after_commit",
     "record_derivation",
     "record_product",
+    "resting_on",
 ]
