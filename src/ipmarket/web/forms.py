@@ -46,6 +46,8 @@ def problems_of(exc: AppError | ValidationError) -> Problems:
             fields.setdefault(str(detail["field"]), str(detail.get("message") or exc.message))
     for name in exc.details.get("fields", []) or []:
         fields.setdefault(str(name), exc.message)
+    if isinstance(exc.details.get("field"), str):  # one field named by the service
+        fields.setdefault(exc.details["field"], exc.message)
     return Problems(exc.message, fields)
 
 
