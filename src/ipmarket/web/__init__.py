@@ -18,12 +18,15 @@ from ipmarket.web.session import current_visitor
 from ipmarket.web.shop.router import UPLOADS_PATH as SHOP_UPLOADS_PATH
 from ipmarket.web.shop.router import router as shop_router
 from ipmarket.web.static import router as static_router
+from ipmarket.web.studio import UPLOAD_FORM_PATHS as STUDIO_UPLOAD_PATHS
+from ipmarket.web.studio import router as studio_router
+from ipmarket.web.studio import uploads as studio_uploads
 
 # Page POSTs that sign in or create credentials: rate limited per client like /v1/auth/.
 AUTH_FORM_PATHS = frozenset({"/sign-in", "/sign-up", "/forgot-password", "/reset-password"})
 # Page POSTs that carry a file: the upload size limit applies below these, not the 1 MB of
 # other forms.
-UPLOAD_FORM_PATHS = frozenset({SHOP_UPLOADS_PATH})
+UPLOAD_FORM_PATHS = frozenset({SHOP_UPLOADS_PATH, *STUDIO_UPLOAD_PATHS})
 
 
 def build_web_router() -> APIRouter:
@@ -34,7 +37,10 @@ def build_web_router() -> APIRouter:
     pages.include_router(account_router)
     pages.include_router(licenses_router)
     pages.include_router(shop_router)
+    pages.include_router(studio_router)
     router.include_router(pages)
+    # Forms that carry files check their visitor before the CSRF check reads the body.
+    router.include_router(studio_uploads)
     return router
 
 
