@@ -59,7 +59,7 @@ def review_of(asset: IPAsset) -> str:
     """Where the asset stands in review: draft (never submitted), pending review, approved
     or rejected."""
     if asset.verification_status == "pending":
-        return "pending review" if asset.submitted_at is not None else "draft"
+        return "pending_review" if asset.submitted_at is not None else "draft"
     return asset.verification_status
 
 
