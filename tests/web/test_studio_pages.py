@@ -78,7 +78,7 @@ async def count(db: Database, table: str) -> int:
     return int(row["n"])
 
 
-ASSET = {
+ASSET: dict[str, Any] = {
     "title": "Moonlit Fox",
     "description": "A fox who walks the rooftops at night.",
     "category": "characters",
