@@ -366,10 +366,12 @@ def _their_part(tx: Transaction, user_id: uuid.UUID) -> tuple[str, int]:
 async def earnings_of(
     session: AsyncSession, user: Principal, *, offset: int, limit: int
 ) -> tuple[list[Earning], int]:
-    """A page of the sales and license fees that paid the user, newest first, with their
-    part of each (before refunds), and how many there are."""
+    """A page of the paid sales and license fees that paid the user, newest first, with
+    their part of each (before refunds), and how many there are."""
     rows, total = await TransactionRepository(session).search(
-        TransactionFilters(party_id=user.id, role="earner"), offset=offset, limit=limit
+        TransactionFilters(party_id=user.id, role="earner", paid_only=True),
+        offset=offset,
+        limit=limit,
     )
     earnings = []
     for tx in rows:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ipmarket.identity import User
 from ipmarket.licensing import LicenseApplication, LicenseStatus
 from ipmarket.payments.models import (
+    SETTLED_STATUSES,
     Transaction,
     TransactionStatus,
     TransactionType,
@@ -31,6 +32,8 @@ class TransactionFilters:
     created_to: datetime | None = None
     # Sales of this product only.
     product_id: uuid.UUID | None = None
+    # Only those paid (completed, or refunded since).
+    paid_only: bool = False
 
 
 def _earned_by(user_id: uuid.UUID) -> ColumnElement[bool]:
@@ -149,6 +152,8 @@ class TransactionRepository:
             conditions.append(Transaction.transaction_type == filters.transaction_type)
         if filters.status:
             conditions.append(Transaction.status == filters.status)
+        if filters.paid_only:
+            conditions.append(Transaction.status.in_(SETTLED_STATUSES))
         if filters.created_from is not None:
             conditions.append(Transaction.created_at >= filters.created_from)
         if filters.created_to is not None:
