@@ -188,6 +188,10 @@ def _refund_lines(refunds: list[Refund], currency: str) -> tuple[RefundLine, ...
     )
 
 
+def _untitled(tx: Transaction) -> str:
+    return "License fee" if tx.transaction_type == TransactionType.LICENSE_FEE else "A product"
+
+
 async def _orders(session: AsyncSession, rows: list[Transaction]) -> list[Order]:
     """The rows as orders: their refunds, products' states, codes and sellers' names in one
     query each."""
@@ -206,7 +210,7 @@ async def _orders(session: AsyncSession, rows: list[Transaction]) -> list[Order]
             status=tx.status,
             failure_reason=tx.failure_reason,
             product_id=tx.product_id,
-            product_title=tx.product_title or "A product",
+            product_title=tx.product_title or _untitled(tx),
             quantity=tx.quantity,
             unit_price=from_minor(tx.amount_minor // tx.quantity),
             amount=from_minor(tx.amount_minor),
