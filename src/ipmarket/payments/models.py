@@ -83,6 +83,9 @@ class Transaction(Base):
     buyer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     seller_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     product_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("products.id"))
+    # The product's title when it was bought: the order shows what was bought even after
+    # the product is renamed, suspended or removed.
+    product_title: Mapped[str | None] = mapped_column(String(255))
     license_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("license_applications.id"))
     quantity: Mapped[int] = mapped_column(Integer, default=1)
     amount_minor: Mapped[int] = mapped_column(BigInteger)

@@ -47,6 +47,7 @@ from ipmarket.payments.schemas import (
     WebhookAck,
 )
 from ipmarket.payments.webhooks import WebhookService
+from ipmarket.products import sale_states
 
 purchase_router = APIRouter(prefix="/products", tags=["products"])
 router = APIRouter(prefix="/payments", tags=["payments"])
@@ -234,11 +235,16 @@ async def history(
         offset=paging.offset,
         limit=paging.limit,
     )
+    states = await sale_states(session, {tx.product_id for tx in rows if tx.product_id})
     items = [
         HistoryItemRead(
-            **transaction_read(tx).model_dump(), role=role or _role_of(tx, principal.id)
+            **transaction_read(tx).model_dump(),
+            role=role or _role_of(tx, principal.id),
+            product_availability=state.availability if state else None,
+            product_unavailable_reason=state.reason if state else None,
         )
         for tx in rows
+        for state in [states.get(tx.product_id) if tx.product_id else None]
     ]
     return paged(items, page=paging.page, limit=paging.limit, total=total)
 

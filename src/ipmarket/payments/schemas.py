@@ -87,8 +87,9 @@ class RevenueShareRead(ReadSchema):
 
 
 class TransactionRead(ReadSchema):
-    """Seed `Transactions`, plus the quantity, the seller's part, the currency, the amount
-    refunded so far and, while pending, when the reservation ends.
+    """Seed `Transactions`, plus the product's title when it was bought, the quantity, the
+    seller's part, the currency, the amount refunded so far and, while pending, when the
+    reservation ends.
 
     `platformFee + sum(revenueShares[].amount) + sellerAmount = amount`, to the cent.
     """
@@ -98,6 +99,8 @@ class TransactionRead(ReadSchema):
     buyer_id: uuid.UUID
     seller_id: uuid.UUID
     product_id: uuid.UUID | None
+    # The product's title when it was bought.
+    product_title: str | None = None
     license_id: uuid.UUID | None
     quantity: int
     amount: RowAmount = Field(validation_alias=_minor("amount_minor", "amount"))
@@ -117,10 +120,17 @@ class TransactionRead(ReadSchema):
     created_at: datetime
 
 
+ProductAvailability = Literal["on_sale", "sold_out", "suspended", "removed", "unlisted"]
+
+
 class HistoryItemRead(TransactionRead):
-    """A transaction in the caller's history, with the part they played in it."""
+    """A transaction in the caller's history, with the part they played in it and, for a
+    sale, whether its product is still on sale: a suspended or removed product is no longer
+    public, and this says why (`productUnavailableReason`)."""
 
     role: Role
+    product_availability: ProductAvailability | None = None
+    product_unavailable_reason: str | None = None
 
 
 RefundStatusName = Literal["pending", "succeeded", "failed"]

@@ -4,7 +4,7 @@ Other modules use only what is named here.
 """
 
 from ipmarket.products.models import Product, ProductStatus
-from ipmarket.products.queries import products_per_creator
+from ipmarket.products.queries import SaleState, products_per_creator, sale_states
 from ipmarket.products.repository import ProductFilters, ProductRepository
 from ipmarket.products.service import ProductService
 
@@ -14,5 +14,7 @@ __all__ = [
     "ProductRepository",
     "ProductService",
     "ProductStatus",
+    "SaleState",
     "products_per_creator",
+    "sale_states",
 ]

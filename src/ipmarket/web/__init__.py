@@ -13,6 +13,8 @@ from ipmarket.web.account.router import router as account_router
 from ipmarket.web.csrf import check_csrf
 from ipmarket.web.errors import PageErrors
 from ipmarket.web.licenses.router import router as licenses_router
+from ipmarket.web.money.router import router as money_router
+from ipmarket.web.orders.router import router as orders_router
 from ipmarket.web.pwa import router as pwa_router
 from ipmarket.web.session import current_visitor
 from ipmarket.web.shop.router import UPLOADS_PATH as SHOP_UPLOADS_PATH
@@ -38,6 +40,8 @@ def build_web_router() -> APIRouter:
     pages.include_router(licenses_router)
     pages.include_router(shop_router)
     pages.include_router(studio_router)
+    pages.include_router(orders_router)
+    pages.include_router(money_router)
     router.include_router(pages)
     # Forms that carry files check their visitor before the CSRF check reads the body.
     router.include_router(studio_uploads)

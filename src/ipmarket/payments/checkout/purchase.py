@@ -5,6 +5,7 @@ the settlement's. Never commits."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -52,10 +53,34 @@ from ipmarket.payments.providers import (
     call_provider,
     get_provider,
 )
-from ipmarket.products import ProductRepository, ProductStatus
+from ipmarket.products import Product, ProductRepository, ProductStatus
 from ipmarket.settings import get_platform_settings
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a purchase of `quantity` units would cost now, for a checkout form: the product
+    as it is on sale, and, when there is not enough stock, why it could not be bought."""
+
+    product_id: uuid.UUID
+    title: str
+    seller_id: uuid.UUID
+    unit_price_minor: int
+    currency: str
+    stock: int
+    quantity: int
+    total_minor: int
+    quantity_problem: str | None
+
+    @property
+    def unit_price(self) -> Decimal:
+        return from_minor(self.unit_price_minor)
+
+    @property
+    def total(self) -> Decimal:
+        return from_minor(self.total_minor)
 
 
 class PurchaseService:
@@ -96,14 +121,38 @@ class PurchaseService:
             buyer, product_id, quantity=quantity, transaction_id=transaction_id or new_id()
         )
 
-    async def _reserve(
-        self, buyer: Principal, product_id: uuid.UUID, *, quantity: int, transaction_id: uuid.UUID
-    ) -> Transaction:
+    async def quote(self, buyer: Principal, product_id: uuid.UUID, *, quantity: int) -> Quote:
+        """The price of `quantity` units as the purchase would charge it now; raises as the
+        purchase would for a product that cannot be bought at all (unknown, the buyer's own,
+        suspended, sold out). More than the stock is not an error here: `quantity_problem`
+        says so, for the form to show beside the quantity."""
+        product = await self._buyable(buyer, product_id)
+        stock = product.inventory_count
+        self._check_on_sale(product.status, product.status_reason, stock, min(quantity, stock))
+        return Quote(
+            product_id=product.id,
+            title=product.title,
+            seller_id=product.creator_id,
+            unit_price_minor=product.price_minor,
+            currency=product.currency,
+            stock=stock,
+            quantity=quantity,
+            total_minor=product.price_minor * quantity,
+            quantity_problem=f"Only {stock} left in stock" if quantity > stock else None,
+        )
+
+    async def _buyable(self, buyer: Principal, product_id: uuid.UUID) -> Product:
         product = await self.products.get(product_id)
         if product is None or product.deleted_at is not None or product.status == "draft":
             raise NotFound("Product not found")
         if product.creator_id == buyer.id:
             raise Forbidden("You cannot buy your own product")
+        return product
+
+    async def _reserve(
+        self, buyer: Principal, product_id: uuid.UUID, *, quantity: int, transaction_id: uuid.UUID
+    ) -> Transaction:
+        product = await self._buyable(buyer, product_id)
         self._check_on_sale(
             product.status, product.status_reason, product.inventory_count, quantity
         )
@@ -145,6 +194,7 @@ class PurchaseService:
             buyer_id=buyer.id,
             seller_id=product.creator_id,
             product_id=product.id,
+            product_title=product.title,
             license_id=product.license_id,
             quantity=quantity,
             amount_minor=amount,

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ipmarket.identity import User
 from ipmarket.licensing import LicenseApplication, LicenseStatus
 from ipmarket.payments.models import (
+    SETTLED_STATUSES,
     Transaction,
     TransactionStatus,
     TransactionType,
@@ -23,12 +26,14 @@ class TransactionFilters:
     status: str | None = None
     # Transactions this user bought, sold or earned a revenue share from.
     party_id: uuid.UUID | None = None
-    # With party_id: only those where they played this part.
+    # With party_id: only those where they played this part (`earner`: seller or licensor).
     role: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
     # Sales of this product only.
     product_id: uuid.UUID | None = None
+    # Only those paid (completed, or refunded since).
+    paid_only: bool = False
 
 
 def _earned_by(user_id: uuid.UUID) -> ColumnElement[bool]:
@@ -42,9 +47,21 @@ def _party(user_id: uuid.UUID, role: str | None) -> ColumnElement[bool]:
         return Transaction.seller_id == user_id
     if role == "licensor":
         return _earned_by(user_id)
+    if role == "earner":  # the sales that paid them: as the seller or as a licensor
+        return or_(Transaction.seller_id == user_id, _earned_by(user_id))
     return or_(
         Transaction.buyer_id == user_id, Transaction.seller_id == user_id, _earned_by(user_id)
     )
+
+
+async def usernames_of(
+    session: AsyncSession, user_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The usernames of the parties to some transactions (one query)."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(select(User.id, User.username).where(User.id.in_(set(user_ids))))
+    return {row.id: row.username for row in rows}
 
 
 class TransactionRepository:
@@ -135,6 +152,8 @@ class TransactionRepository:
             conditions.append(Transaction.transaction_type == filters.transaction_type)
         if filters.status:
             conditions.append(Transaction.status == filters.status)
+        if filters.paid_only:
+            conditions.append(Transaction.status.in_(SETTLED_STATUSES))
         if filters.created_from is not None:
             conditions.append(Transaction.created_at >= filters.created_from)
         if filters.created_to is not None:

@@ -57,6 +57,22 @@ class MoneyOutRepository:
         """A payout as it is in the database now (not as this session last saw it)."""
         return await current_row(self.session, Payout, payout_id, for_update=for_update)
 
+    async def payouts_of(
+        self, user_id: uuid.UUID, *, offset: int, limit: int
+    ) -> tuple[list[Payout], int]:
+        """A page of a user's payouts, newest first, and how many they have (two queries)."""
+        total = await self.session.scalar(
+            select(func.count()).select_from(Payout).where(Payout.user_id == user_id)
+        )
+        rows = await self.session.execute(
+            select(Payout)
+            .where(Payout.user_id == user_id)
+            .order_by(Payout.created_at.desc(), Payout.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return list(rows.scalars()), int(total or 0)
+
     async def stale_pending_payouts(
         self, created_before: datetime, *, created_after: datetime, limit: int
     ) -> list[uuid.UUID]:

@@ -106,6 +106,11 @@ class StripeProvider:
     def __repr__(self) -> str:
         return f"StripeProvider(api_base={self._api_base!r})"
 
+    @property
+    def test_mode(self) -> bool:
+        """Whether the key is a test-mode key, under which Stripe's test cards pay."""
+        return self._api_key.startswith(("sk_test_", "rk_test_"))
+
     async def aclose(self) -> None:
         """Close the HTTP connections of the running event loop's client."""
         entry = self._clients.pop(asyncio.get_running_loop(), None)

@@ -61,6 +61,65 @@ DECLINING_PAYMENT_METHODS: dict[str, Decline] = {
 
 INVALID_PAYMENT_METHOD = "invalid_payment_method"
 
+
+@dataclass(frozen=True)
+class TestCard:
+    """One of Stripe's test card numbers, the test payment method it stands for, and what
+    paying with it does."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    number: str
+    brand: str
+    payment_method: str
+    outcome: str
+
+    @property
+    def pays(self) -> bool:
+        return self.payment_method in SUCCEEDING_PAYMENT_METHODS
+
+    @property
+    def spaced(self) -> str:
+        """The number as printed on a card: 4-6-5 digits for American Express, else 4s."""
+        n = self.number
+        if len(n) == 15:
+            return f"{n[:4]} {n[4:10]} {n[10:]}"
+        return " ".join(n[i : i + 4] for i in range(0, len(n), 4))
+
+
+# Stripe's test card numbers for the payment methods above: a checkout form takes these
+# where the provider is in test mode (any future expiry date and any CVC will do).
+TEST_CARDS: tuple[TestCard, ...] = (
+    TestCard("4242424242424242", "Visa", "pm_card_visa", "Pays"),
+    TestCard("4000056655665556", "Visa debit", "pm_card_visa_debit", "Pays"),
+    TestCard("5555555555554444", "Mastercard", "pm_card_mastercard", "Pays"),
+    TestCard("5200828282828210", "Mastercard debit", "pm_card_mastercard_debit", "Pays"),
+    TestCard("378282246310005", "American Express", "pm_card_amex", "Pays"),
+    TestCard("4000000000000002", "Visa", "pm_card_chargeDeclined", "Declined"),
+    TestCard(
+        "4000000000009995",
+        "Visa",
+        "pm_card_chargeDeclinedInsufficientFunds",
+        "Declined: insufficient funds",
+    ),
+    TestCard(
+        "4100000000000019", "Visa", "pm_card_chargeDeclinedFraudulent", "Declined: fraudulent"
+    ),
+    TestCard("4000000000000069", "Visa", "pm_card_chargeDeclinedExpiredCard", "Declined: expired"),
+    TestCard(
+        "4000000000000127",
+        "Visa",
+        "pm_card_chargeDeclinedIncorrectCvc",
+        "Declined: incorrect CVC",
+    ),
+    TestCard(
+        "4000000000000119",
+        "Visa",
+        "pm_card_chargeDeclinedProcessingError",
+        "Declined: processing error",
+    ),
+)
+
 # Stripe's limits on amounts (eight digits) and metadata.
 MAX_AMOUNT_MINOR = 99_999_999
 MAX_METADATA_KEYS = 50

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 from typing import TypeVar
 
@@ -68,6 +69,23 @@ class RefundRepository:
             stmt = stmt.where(Refund.status != RefundStatus.FAILED.value)
         rows = await self.session.execute(stmt.order_by(Refund.created_at, Refund.id))
         return list(rows.scalars())
+
+    async def refunds_of_many(
+        self, transaction_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, list[Refund]]:
+        """The refunds of several transactions, failed ones included, each transaction's in
+        the order they were made (one query; transactions without any are absent)."""
+        if not transaction_ids:
+            return {}
+        rows = await self.session.execute(
+            select(Refund)
+            .where(Refund.transaction_id.in_(set(transaction_ids)))
+            .order_by(Refund.created_at, Refund.id)
+        )
+        found: dict[uuid.UUID, list[Refund]] = {}
+        for refund in rows.scalars():
+            found.setdefault(refund.transaction_id, []).append(refund)
+        return found
 
     async def refund(self, refund_id: uuid.UUID, *, for_update: bool = False) -> Refund | None:
         """A refund as it is in the database now (not as this session last saw it)."""
