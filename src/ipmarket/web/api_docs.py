@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
