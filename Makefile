@@ -103,6 +103,7 @@ browser-deps: $(E2E_STAMP) ## Install what the browser tests need: Chromium (apt
 		if [ "$$(id -u)" -ne 0 ]; then \
 			echo "the browser tests need $(CHROMIUM): run 'apt-get install chromium' as root"; exit 1; \
 		fi; \
+		echo "installing Chromium (apt-get install chromium)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	fi
 

@@ -200,6 +200,8 @@ _PHONE_PROBLEMS = """
     if (!el.checkVisibility({visibilityProperty: true, opacityProperty: true})) continue;
     let box = el.getBoundingClientRect();
     if (box.width === 0 || box.height === 0) continue;
+    // off the page until focused (a "skip to content" link): not a target to tap
+    if (box.right + window.scrollX <= 0 || box.bottom + window.scrollY <= 0) continue;
     // a check box or radio button is tapped through its label too
     if (el.labels && el.labels.length > 0) {
       for (const label of el.labels) {

@@ -18,6 +18,7 @@ GOOD_PAGE = """<!doctype html>
 <title>A good page</title>
 <style>button, input { display: block; min-height: 44px; box-sizing: border-box; }</style>
 </head><body><main><h1>A good page</h1>
+<a href="#main" style="position: absolute; left: -9999px">Skip to content</a>
 <p>Read the <a href="#terms">terms</a> first.</p>
 <form><label for="q">Search</label><input id="q" name="q"><button>Go</button></form>
 </main></body></html>"""

@@ -7,6 +7,7 @@ from playwright.async_api import Page
 
 from tests.e2e.browser import (
     assert_accessible,
+    assert_fits_phone,
     assert_no_csp_violations,
     assert_no_foreign_requests,
 )
@@ -24,6 +25,7 @@ async def test_the_reset_password_page_at_desktop_and_phone_sizes(
         await assert_accessible(page)
         await assert_no_csp_violations(page)
         assert_no_foreign_requests(page)
+    await assert_fits_phone(phone_page)
 
 
 async def test_the_reset_password_form_works_without_javascript(nojs_page: Page) -> None:

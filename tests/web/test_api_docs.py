@@ -40,6 +40,10 @@ async def test_the_reference_pages_load_nothing_from_another_host(
     sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
     assert sources
     assert all(s.startswith("/static/vendor/") for s in sources), sources
+    for source in sources:  # under content-hashed names, cached for good
+        served = await client.get(source)
+        assert served.status_code == 200, source
+        assert "immutable" in served.headers["cache-control"]
     assert "fonts.googleapis.com" not in page.text
     assert "/openapi.json" in page.text
 

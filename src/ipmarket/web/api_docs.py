@@ -2,7 +2,8 @@
 
 FastAPI's own pages take their scripts and styles from a CDN and are blank without internet.
 These serve the same pages from `static/vendor/` (the pinned npm files `make vendor` copies,
-with their licenses), so the reference works offline and nothing leaves the machine.
+with their licenses), under their content-hashed static URLs, so the reference works offline
+and nothing leaves the machine.
 
 Each page carries a Content-Security-Policy of its own: Swagger UI's one inline start-up
 script is allowed by its hash; both viewers inject their styles at run time, so styles (and
@@ -16,15 +17,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 
-VENDOR_DIRECTORY = Path(__file__).parent / "static" / "vendor"
-VENDOR_PATH = "/static/vendor"
+from ipmarket.web.static import STATIC_DIR, static_url
+
+VENDOR_DIRECTORY = STATIC_DIR / "vendor"
 DOCS_PATH = "/docs"
 REDOC_PATH = "/redoc"
 
@@ -61,15 +61,18 @@ def _openapi_url(request: Request) -> str:
     return _prefix(request) + (request.app.openapi_url or "/openapi.json")
 
 
+def _vendored(request: Request, name: str) -> str:
+    return _prefix(request) + static_url(f"vendor/{name}")
+
+
 @router.get(DOCS_PATH)
 async def swagger_ui(request: Request) -> HTMLResponse:
-    vendor = f"{_prefix(request)}{VENDOR_PATH}/swagger-ui"
     page = get_swagger_ui_html(
         openapi_url=_openapi_url(request),
         title=f"{request.app.title} API reference",
-        swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
-        swagger_css_url=f"{vendor}/swagger-ui.css",
-        swagger_favicon_url=f"{vendor}/favicon-32x32.png",
+        swagger_js_url=_vendored(request, "swagger-ui/swagger-ui-bundle.js"),
+        swagger_css_url=_vendored(request, "swagger-ui/swagger-ui.css"),
+        swagger_favicon_url=_vendored(request, "swagger-ui/favicon-32x32.png"),
         # Swagger UI would otherwise ask validator.swagger.io about the document
         swagger_ui_parameters={"validatorUrl": None},
     )
@@ -78,19 +81,18 @@ async def swagger_ui(request: Request) -> HTMLResponse:
 
 @router.get(REDOC_PATH)
 async def redoc(request: Request) -> HTMLResponse:
-    vendor = f"{_prefix(request)}{VENDOR_PATH}/redoc"
     page = get_redoc_html(
         openapi_url=_openapi_url(request),
         title=f"{request.app.title} API reference",
-        redoc_js_url=f"{vendor}/redoc.standalone.js",
-        redoc_favicon_url=f"{_prefix(request)}{VENDOR_PATH}/swagger-ui/favicon-32x32.png",
+        redoc_js_url=_vendored(request, "redoc/redoc.standalone.js"),
+        redoc_favicon_url=_vendored(request, "swagger-ui/favicon-32x32.png"),
         with_google_fonts=False,
     )
     return _served(page, "'self'", "worker-src 'self' blob:")
 
 
 def install_api_docs(app: FastAPI) -> None:
-    """Serve the reference pages and the vendored files they load (create the app with
-    ``docs_url=None, redoc_url=None`` so FastAPI's CDN pages are not served instead)."""
-    app.mount(VENDOR_PATH, StaticFiles(directory=VENDOR_DIRECTORY), name="vendor")
+    """Serve the reference pages (create the app with ``docs_url=None, redoc_url=None`` so
+    FastAPI's CDN pages are not served instead). Their files come through the web package's
+    static route."""
     app.include_router(router)
