@@ -37,19 +37,18 @@ def only_the_app_script(html: str) -> None:
 async def test_the_home_page_shows_the_newest_products_and_categories_that_open_the_search(
     client: httpx.AsyncClient, db: Database
 ) -> None:
-    # given three products in two categories, the newest last
+    # given three products in two categories, the newest last, and a draft in a third
     world = await market(client, db)
+    await world.product(title="Hidden draft", category="secrets", publish=False)
     await world.product(title="Fox mug", category="merchandise")
     await world.product(title="Fox poster", category="prints")
     await world.product(title="Fox cup", category="merchandise")
     # when anyone opens the home page
     home = await client.get("/")
-    # then it lists the products newest first, and the categories by their number on sale
+    # then it lists the products newest first, and the categories that have products on sale
     assert home.status_code == 200
     assert card_titles(home.text)[:3] == ["Fox cup", "Fox poster", "Fox mug"]
-    text_ = main_text(home.text)
-    assert text_.index("merchandise (2)") < text_.index("prints (1)")
-    assert 'href="/products?category=merchandise"' in home.text
+    assert re.findall(r'href="/products\?category=([^"]+)"', home.text) == ["merchandise", "prints"]
     # and a category link narrows the search to it
     narrowed = await client.get("/products?category=merchandise")
     assert sorted(card_titles(narrowed.text)) == ["Fox cup", "Fox mug"]
@@ -112,7 +111,7 @@ async def test_facets_narrow_the_results_and_each_can_be_removed(
     page = await client.get(
         "/products", params={"category": "merchandise", "maxPrice": "30", "sort": "-price"}
     )
-    assert '<option value="merchandise" selected>merchandise (3)</option>' in page.text
+    assert '<option value="merchandise" selected>merchandise</option>' in page.text
     assert 'name="maxPrice" type="number" value="30"' in page.text
     assert card_titles(page.text) == ["Otter mug", "Cheap mug"]  # dearest first
     assert 'href="/products?maxPrice=30&amp;sort=-price">Category: merchandise' in page.text

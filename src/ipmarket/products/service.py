@@ -80,8 +80,8 @@ class ProductService:
             filters, sort=sort, offset=offset, limit=limit, now=utcnow()
         )
 
-    async def listed_categories(self, *, limit: int = 30) -> list[tuple[str, int]]:
-        """The categories of products on sale, with how many each has, most first."""
+    async def listed_categories(self, *, limit: int = 100) -> list[str]:
+        """The categories that have products on sale, in alphabetical order."""
         return await self.products.listed_categories(now=utcnow(), limit=limit)
 
     async def create(self, principal: Principal, data: ProductCreate) -> Product:

@@ -52,7 +52,7 @@ router = APIRouter(include_in_schema=False)
 
 HOME_PRODUCTS = 8
 HOME_ASSETS = 4
-HOME_CATEGORIES = 12
+CATEGORY_LIMIT = 100
 FACET_SIZE = 30
 PROFILE_ITEMS = 12
 RELATED_PRODUCTS = 4
@@ -109,7 +109,7 @@ async def home(request: Request, session: DbSession, settings: AppSettings) -> R
     newest, on_sale = await products.search(
         ProductFilters(), sort="newest", offset=0, limit=HOME_PRODUCTS
     )
-    categories = await products.listed_categories(limit=HOME_CATEGORIES)
+    categories = await products.listed_categories(limit=CATEGORY_LIMIT)
     assets, licensable = await _assets(session, settings).search(
         AssetFilters(), sort="newest", offset=0, limit=HOME_ASSETS
     )
@@ -138,7 +138,7 @@ async def search_products(
     service = _products(session, settings)
     page: dict[str, Any] = {
         "form": kept,
-        "categories": await service.listed_categories(limit=FACET_SIZE),
+        "categories": await service.listed_categories(limit=CATEGORY_LIMIT),
         "sorts": PRODUCT_SORTS,
         "cards": [],
         "paging": None,
