@@ -173,9 +173,9 @@ async def search_products(
     if query.category:
         chips.append((f"Category: {query.category}", url_with("/products", kept, category=None)))
     if query.min_price is not None:
-        chips.append((f"From {query.min_price}", url_with("/products", kept, minPrice=None)))
+        chips.append((f"Price from {query.min_price}", url_with("/products", kept, minPrice=None)))
     if query.max_price is not None:
-        chips.append((f"Up to {query.max_price}", url_with("/products", kept, maxPrice=None)))
+        chips.append((f"Price up to {query.max_price}", url_with("/products", kept, maxPrice=None)))
     products: list[Product] = []
     total = 0
     if not nobody:
