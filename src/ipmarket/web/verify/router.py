@@ -115,7 +115,7 @@ async def labels(
     except ValueError:
         raise NotFound("Product not found") from None
     product = await ProductService(session, base_url=settings.public_base_url).owned(
-        wanted, principal
+        wanted, principal, for_update=False
     )
     code = (await provenance.codes_of(session, [product.id])).get(product.id)
     if code is None:
