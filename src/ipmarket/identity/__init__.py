@@ -17,7 +17,7 @@ from ipmarket.identity.deps import (
 )
 from ipmarket.identity.models import AdminLevel, User, UserStatus, UserType
 from ipmarket.identity.permissions import Permission
-from ipmarket.identity.queries import usernames_of
+from ipmarket.identity.queries import PublicProfile, public_profile, usernames_of
 from ipmarket.identity.schemas import (
     SuspendRequest,
     UnsuspendRequest,
@@ -46,6 +46,7 @@ __all__ = [
     "MaybePrincipal",
     "Permission",
     "Principal",
+    "PublicProfile",
     "Signer",
     "SuspendRequest",
     "TokenSigner",
@@ -60,6 +61,7 @@ __all__ = [
     "bearer_subject",
     "browser_principal",
     "create_admin",
+    "public_profile",
     "require_permissions",
     "usernames_of",
 ]

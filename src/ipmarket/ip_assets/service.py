@@ -111,6 +111,14 @@ class IPAssetService:
     ) -> tuple[list[IPAsset], int]:
         return await self.assets.search(filters, sort=sort, offset=offset, limit=limit)
 
+    async def facets(self, *, limit: int = 30) -> dict[str, list[tuple[str, int]]]:
+        """What the catalogue of licensable assets can be narrowed by: its categories and
+        content types, each with how many assets it has, most first."""
+        return {
+            "category": await self.assets.licensable_counts("category", limit=limit),
+            "contentType": await self.assets.licensable_counts("content_type", limit=limit),
+        }
+
     # --- writing --------------------------------------------------------------------------
 
     async def create(self, principal: Principal, data: IPAssetCreate) -> IPAsset:

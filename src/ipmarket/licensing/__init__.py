@@ -9,10 +9,12 @@ from ipmarket.licensing.models import LicenseApplication, LicenseStatus, License
 from ipmarket.licensing.queries import pending_applications_per_asset, terms_by_ids
 from ipmarket.licensing.repository import ChainLink
 from ipmarket.licensing.service import LicensingService, withdraw_authorization
+from ipmarket.licensing.terms import Duration, parse_duration
 
 __all__ = [
     "AuthorizationWithdrawn",
     "ChainLink",
+    "Duration",
     "LicenseApplication",
     "LicenseFees",
     "LicenseStatus",
@@ -21,6 +23,7 @@ __all__ = [
     "LicensingService",
     "configure_license_fees",
     "license_fees",
+    "parse_duration",
     "pending_applications_per_asset",
     "terms_by_ids",
     "withdraw_authorization",

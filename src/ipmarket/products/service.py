@@ -80,6 +80,10 @@ class ProductService:
             filters, sort=sort, offset=offset, limit=limit, now=utcnow()
         )
 
+    async def listed_categories(self, *, limit: int = 100) -> list[str]:
+        """The categories that have products on sale, in alphabetical order."""
+        return await self.products.listed_categories(now=utcnow(), limit=limit)
+
     async def create(self, principal: Principal, data: ProductCreate) -> Product:
         # Held, first: a revocation at the same moment either is seen here or waits, then
         # finds this product and suspends it.

@@ -10,6 +10,7 @@ from ipmarket.provenance.cache import (
     invalidate_after_commit,
 )
 from ipmarket.provenance.models import AuthorizationChain
+from ipmarket.provenance.queries import verify
 from ipmarket.provenance.reach import Dependent, Reach, resting_on
 from ipmarket.provenance.repository import codes_of, deactivate, record_derivation, record_product
 
@@ -26,4 +27,5 @@ __all__ = [
     "record_derivation",
     "record_product",
     "resting_on",
+    "verify",
 ]

@@ -120,6 +120,7 @@ async def verify(
                     "expiresAt": row.expires_at.isoformat() if row.expires_at else None,
                 },
                 "active": not link_reasons,
+                "reasons": link_reasons,
             }
         )
     answer = {

@@ -15,6 +15,7 @@ from ipmarket.web.errors import PageErrors
 from ipmarket.web.licenses.router import router as licenses_router
 from ipmarket.web.money.router import router as money_router
 from ipmarket.web.orders.router import router as orders_router
+from ipmarket.web.public.router import router as public_router
 from ipmarket.web.pwa import router as pwa_router
 from ipmarket.web.session import current_visitor
 from ipmarket.web.shop.router import UPLOADS_PATH as SHOP_UPLOADS_PATH
@@ -23,6 +24,7 @@ from ipmarket.web.static import router as static_router
 from ipmarket.web.studio import UPLOAD_FORM_PATHS as STUDIO_UPLOAD_PATHS
 from ipmarket.web.studio import router as studio_router
 from ipmarket.web.studio import uploads as studio_uploads
+from ipmarket.web.verify.router import router as verify_router
 
 # Page POSTs that sign in or create credentials: rate limited per client like /v1/auth/.
 AUTH_FORM_PATHS = frozenset({"/sign-in", "/sign-up", "/forgot-password", "/reset-password"})
@@ -42,6 +44,8 @@ def build_web_router() -> APIRouter:
     pages.include_router(studio_router)
     pages.include_router(orders_router)
     pages.include_router(money_router)
+    pages.include_router(public_router)
+    pages.include_router(verify_router)
     router.include_router(pages)
     # Forms that carry files check their visitor before the CSRF check reads the body.
     router.include_router(studio_uploads)

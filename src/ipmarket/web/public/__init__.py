@@ -1,0 +1,1 @@
+"""The public marketplace pages: home, product search and pages, IP catalogue, profiles."""

@@ -1,0 +1,1 @@
+"""Verification pages: check a code, AUTHENTIC / NOT AUTHENTIC, and printable QR labels."""
