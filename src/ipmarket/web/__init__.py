@@ -20,6 +20,7 @@ from ipmarket.web.pwa import router as pwa_router
 from ipmarket.web.session import current_visitor
 from ipmarket.web.shop.router import UPLOADS_PATH as SHOP_UPLOADS_PATH
 from ipmarket.web.shop.router import router as shop_router
+from ipmarket.web.shop.router import uploads as shop_uploads
 from ipmarket.web.static import router as static_router
 from ipmarket.web.studio import UPLOAD_FORM_PATHS as STUDIO_UPLOAD_PATHS
 from ipmarket.web.studio import router as studio_router
@@ -49,6 +50,7 @@ def build_web_router() -> APIRouter:
     router.include_router(pages)
     # Forms that carry files check their visitor before the CSRF check reads the body.
     router.include_router(studio_uploads)
+    router.include_router(shop_uploads)
     return router
 
 

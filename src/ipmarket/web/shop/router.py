@@ -5,7 +5,6 @@ products, files and payments modules' use cases as pages."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -31,6 +30,7 @@ from ipmarket.web.forms import field_problem, form_values, rejects_form
 from ipmarket.web.session import SignedIn
 from ipmarket.web.shop.views import ProductView, SaleView
 from ipmarket.web.templating import redirect, render
+from ipmarket.web.uploads import file_bytes, upload_form_router
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,12 +38,12 @@ router = APIRouter(include_in_schema=False)
 # applies below this prefix (app.py).
 UPLOADS_PATH = "/shop/uploads"
 SALES_PER_PAGE = 20
-_READ_CHUNK = 64 * 1024
 
 # As the API's product routes: sellers hold CREATE_PRODUCTS or MANAGE_INVENTORY.
-Seller = Annotated[
-    Principal, Depends(SignedIn(Permission.CREATE_PRODUCTS, Permission.MANAGE_INVENTORY))
-]
+SELLER = SignedIn(Permission.CREATE_PRODUCTS, Permission.MANAGE_INVENTORY)
+Seller = Annotated[Principal, Depends(SELLER)]
+# The image upload form: the seller is checked before its body is read (web/uploads.py).
+uploads = upload_form_router(SELLER)
 FileStore = Annotated[Storage, Depends(get_storage)]
 
 
@@ -323,12 +323,7 @@ async def unpublish(
 # --- images ----------------------------------------------------------------------------------
 
 
-async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
-    while chunk := await upload.read(_READ_CHUNK):
-        yield chunk
-
-
-@router.post(UPLOADS_PATH + "/{product_id}", response_class=HTMLResponse)
+@uploads.post(UPLOADS_PATH + "/{product_id}", response_class=HTMLResponse)
 async def upload_image(
     request: Request,
     product_id: uuid.UUID,
@@ -347,7 +342,7 @@ async def upload_image(
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise field_problem("Choose an image file to upload.", field_name="file")
         async with accepted_upload(
-            session, storage, principal.id, _chunks(upload), upload.filename
+            session, storage, principal.id, file_bytes(upload), upload.filename
         ) as stored:
             data = ProductUpdate.model_validate(
                 {"images": [*product.image_paths, f"{FILES_PATH}/{stored.id}"]}

@@ -25,9 +25,7 @@ from ipmarket.kit.pagination import Paging
 from ipmarket.licensing import LicensingService, pending_applications_per_asset
 from ipmarket.payments import revenue_per_user
 from ipmarket.settings import get_platform_settings
-from ipmarket.web.csrf import check_csrf
 from ipmarket.web.forms import field_problem, form_values, rejects_form
-from ipmarket.web.session import current_visitor
 from ipmarket.web.studio.common import (
     CREATOR,
     FILE_FIELD,
@@ -35,11 +33,10 @@ from ipmarket.web.studio.common import (
     FileStorage,
     asset_service,
     chosen_files,
-    end_transaction_before_body,
-    file_bytes,
 )
 from ipmarket.web.studio.views import AssetView, TermsView, file_path, review_of
 from ipmarket.web.templating import redirect, render
+from ipmarket.web.uploads import file_bytes, upload_form_router
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,15 +45,7 @@ router = APIRouter(include_in_schema=False)
 REGISTER_PATH = "/studio/assets/new"
 ADD_FILES_PATH = "/studio/uploads"
 UPLOAD_FORM_PATHS = (REGISTER_PATH, ADD_FILES_PATH)
-uploads = APIRouter(
-    include_in_schema=False,
-    dependencies=[
-        Depends(current_visitor),
-        Depends(CREATOR),
-        Depends(end_transaction_before_body),
-        Depends(check_csrf),
-    ],
-)
+uploads = upload_form_router(CREATOR)
 
 _TEXT_FIELDS = ("title", "description", "category", "contentType")
 
