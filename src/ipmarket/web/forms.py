@@ -103,11 +103,13 @@ async def rejects_form(
     *,
     keep_failure_in: AsyncSession | None = None,
     kept_failures: tuple[type[AppError], ...] = (AppError,),
+    field_names: dict[str, str] | None = None,
 ) -> AsyncIterator[None]:
     """Turn a validation or service error inside the block into `FormRejected` for
     `template`, with the input kept. `keep_failure_in`: commit what the failure itself
     recorded first when the error is one of `kept_failures` (a failed sign-in's attempt
-    counter), as the API does."""
+    counter), as the API does. `field_names`: the form's name of an API field whose box is
+    named otherwise (the API's `paymentMethod` is asked as a `cardNumber`)."""
     try:
         yield
     except (AppError, ValidationError) as exc:
@@ -117,7 +119,11 @@ async def rejects_form(
             await keep_failure_in.commit()
         status = 422 if isinstance(exc, ValidationError) else exc.status
         page = context | {"form": kept_input(values)}
-        rejected = FormRejected(template, page, problems_of(exc), status=status)
+        problems = problems_of(exc)
+        for api_name, form_name in (field_names or {}).items():
+            if api_name in problems.fields:
+                problems.fields.setdefault(form_name, problems.fields.pop(api_name))
+        rejected = FormRejected(template, page, problems, status=status)
         if isinstance(exc, AppError):
             rejected.headers = exc.headers
         raise rejected from exc

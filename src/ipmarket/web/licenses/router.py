@@ -22,8 +22,9 @@ from ipmarket.kit.errors import PaymentFailed
 from ipmarket.kit.pagination import Paging
 from ipmarket.licensing import LicenseApplication, LicensingService
 from ipmarket.licensing.schemas import ApplicationCreate
+from ipmarket.payments import accepted_test_cards, payment_method_for_card
 from ipmarket.web.forms import form_values, rejects_form
-from ipmarket.web.licenses.views import ApplicationView, AssetView, test_cards
+from ipmarket.web.licenses.views import ApplicationView, AssetView
 from ipmarket.web.licenses.words import TermsView
 from ipmarket.web.session import SignedIn
 from ipmarket.web.templating import redirect, render
@@ -80,16 +81,18 @@ async def _apply_page(
         "asset": AssetView.of(asset),
         "terms": views,
         "any_fee": any(t.has_fee for t in views),
-        "test_cards": test_cards(),
+        "cards": accepted_test_cards(),
     }
 
 
 def _application_body(asset_id: uuid.UUID, values: dict[str, Any]) -> dict[str, Any]:
     """The API's apply body from the form: the optional boxes only when filled in."""
     body: dict[str, Any] = {"ipAssetId": str(asset_id)}
-    for name in ("licenseTermsId", "maxBaseFee", "maxRevenueSharePercentage", "paymentMethod"):
+    for name in ("licenseTermsId", "maxBaseFee", "maxRevenueSharePercentage"):
         if name in values:
             body[name] = values[name]
+    if "cardNumber" in values:
+        body["paymentMethod"] = payment_method_for_card(values["cardNumber"])
     if values.get("plan"):
         body["applicationData"] = {"plan": values["plan"]}
     return body
@@ -121,7 +124,9 @@ async def apply(
 ) -> Response:
     values = form_values(await request.form())
     page = await _apply_page(session, settings, principal, asset_id)
-    async with rejects_form("licenses/apply.html", page, values):
+    async with rejects_form(
+        "licenses/apply.html", page, values, field_names={"paymentMethod": "cardNumber"}
+    ):
         data = ApplicationCreate.model_validate(_application_body(asset_id, values))
         try:
             await LicensingService(session).apply(principal, data)

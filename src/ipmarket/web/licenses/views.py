@@ -11,7 +11,6 @@ from decimal import Decimal
 from ipmarket.ip_assets import IPAsset
 from ipmarket.kit.money import from_minor
 from ipmarket.licensing import LicenseApplication, LicenseStatus
-from ipmarket.payments import DECLINING_PAYMENT_METHODS, SUCCEEDING_PAYMENT_METHODS, get_provider
 from ipmarket.web.licenses.words import TermsView
 
 
@@ -114,25 +113,3 @@ class ApplicationView:
             and application.expires_at is not None
             and application.expires_at <= now,
         )
-
-
-@dataclass(frozen=True)
-class TestCard:
-    __test__ = False  # not a pytest test class, whatever its name
-
-    payment_method: str
-    outcome: str
-    succeeds: bool
-
-
-def test_cards() -> list[TestCard]:
-    """The test payment methods the built-in test provider takes (as Stripe's test mode
-    does), when it is the provider in use; none with a real provider."""
-    if get_provider().name != "test":
-        return []
-    paying = [TestCard(pm, "paid", True) for pm in sorted(SUCCEEDING_PAYMENT_METHODS)]
-    declined = [
-        TestCard(pm, f"declined: {decline.message}", False)
-        for pm, decline in DECLINING_PAYMENT_METHODS.items()
-    ]
-    return paying + declined
