@@ -13,6 +13,7 @@ pytestmark = pytest.mark.screenshots
 
 # (name, path, a selector that is there once the page is drawn). The page areas add theirs.
 PAGES = [
+    ("home", "/", "h1"),
     ("api-docs", "/docs", ".opblock"),
     ("reset-password", "/reset-password?token=from-the-email", "h1"),
 ]
