@@ -231,7 +231,7 @@ async def test_the_product_page_shows_price_stock_seller_chain_and_badge(
     assert "Authentic — licensed all the way up to the original IP" in words
     assert (
         f"Winter mug is made under a premium license of Winter Tales by {s1.username} , "
-        "valid in DE, FR until" in words
+        "valid only in DE, FR until" in words
     )
     assert (
         f"Winter Tales is itself licensed: {s1.username} made it under a standard license of "
@@ -374,7 +374,7 @@ async def test_the_asset_page_states_its_terms_in_plain_words_and_links_to_apply
     assert page.status_code == 200
     assert f'href="/people/{creator.username}"' in page.text
     assert "Exclusive license · version 1" in words
-    assert "no one else is licensed in the same territory at the same time" in words
+    assert "nobody else may hold a license of this work for the same territory" in words
     assert "7.50% of the price of every sale goes to the licensor" in words
     assert "150.00 USD : held on your card when you apply" in words
     assert "Only in FR, JP." in words

@@ -15,44 +15,7 @@ from typing import Any
 
 from ipmarket.kit.money import from_minor
 from ipmarket.licensing import LicenseTerms
-from ipmarket.licensing.terms import WORLDWIDE, parse_duration
-
-_TYPES = {
-    "standard": "Standard license — not exclusive: others may license the same work too.",
-    "premium": "Premium license — not exclusive, with the extra rights its requirements name.",
-    "exclusive": (
-        "Exclusive license — while it lasts, nobody else may hold a license of this work "
-        "for the same territory."
-    ),
-}
-
-
-def _plural(n: int, unit: str) -> str:
-    return f"{n} {unit}" + ("" if n == 1 else "s")
-
-
-def duration_words(duration: str) -> str:
-    """'PERPETUAL' → 'never expires'; 'P1Y6M' → '1 year and 6 months from approval'."""
-    try:
-        parsed = parse_duration(duration)
-    except ValueError:
-        return duration
-    if parsed.perpetual:
-        return "never expires"
-    parts = [
-        _plural(n, unit)
-        for n, unit in ((parsed.years, "year"), (parsed.months, "month"), (parsed.days, "day"))
-        if n
-    ]
-    text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    return f"{text} from approval"
-
-
-def territory_words(territory: str) -> str:
-    if territory == WORLDWIDE:
-        return "worldwide"
-    codes = [c for c in territory.split(",") if c]
-    return "only in " + ", ".join(codes)
+from ipmarket.web.terms_words import duration_words, territory_words, type_words
 
 
 @dataclass(frozen=True)
@@ -83,7 +46,7 @@ class TermsView:
             id=terms.id,
             version=terms.version,
             license_type=terms.license_type,
-            type_words=_TYPES.get(terms.license_type, terms.license_type),
+            type_words=type_words(terms.license_type),
             share=Decimal(terms.revenue_share_percentage).quantize(Decimal("0.01")),
             fee=from_minor(terms.base_fee_minor),
             currency=terms.currency,
@@ -109,7 +72,7 @@ class TermsView:
             id=uuid.UUID(str(terms_id)) if terms_id else None,
             version=int(version) if version is not None else None,
             license_type=license_type,
-            type_words=_TYPES.get(license_type, license_type),
+            type_words=type_words(license_type),
             share=Decimal(str(snapshot.get("revenueSharePercentage", "0"))).quantize(
                 Decimal("0.01")
             ),

@@ -15,9 +15,9 @@ from ipmarket.files import signed_url
 from ipmarket.ip_assets import IPAsset
 from ipmarket.kit.clock import utcnow
 from ipmarket.kit.money import from_minor
-from ipmarket.licensing import LicenseTerms, parse_duration
+from ipmarket.licensing import LicenseTerms
 from ipmarket.products import Product
-from ipmarket.web.verify.chain import territory_words
+from ipmarket.web.terms_words import duration_words, territory_words, type_words
 
 
 @dataclass(frozen=True)
@@ -88,34 +88,6 @@ def signed_files(file_ids: list[uuid.UUID], settings: Settings) -> list[str]:
     return [signed_url(f, settings=settings, now=now) for f in file_ids]
 
 
-def _plural(n: int, unit: str) -> str:
-    return f"{n} {unit}" + ("" if n == 1 else "s")
-
-
-def duration_words(duration: str) -> str:
-    """'1 year', '6 months', '1 year and 90 days', or 'no end date' for PERPETUAL."""
-    try:
-        parsed = parse_duration(duration)
-    except ValueError:
-        return duration
-    if parsed.perpetual:
-        return "no end date (perpetual)"
-    parts = [
-        _plural(n, unit)
-        for n, unit in ((parsed.years, "year"), (parsed.months, "month"), (parsed.days, "day"))
-        if n
-    ]
-    return " and ".join(parts)
-
-
-LICENSE_TYPE_WORDS = {
-    "standard": "Standard license: other licensees may hold the same rights.",
-    "premium": "Premium license: other licensees may hold the same rights.",
-    "exclusive": "Exclusive license: no one else is licensed in the same territory at the "
-    "same time.",
-}
-
-
 @dataclass(frozen=True)
 class TermsView:
     id: uuid.UUID
@@ -146,7 +118,7 @@ def terms_views(terms: list[LicenseTerms]) -> list[TermsView]:
             current=t.is_current,
             published_at=t.created_at,
             license_type=t.license_type,
-            license_type_words=LICENSE_TYPE_WORDS.get(t.license_type, t.license_type),
+            license_type_words=type_words(t.license_type),
             share=Decimal(t.revenue_share_percentage).quantize(Decimal("0.01")),
             base_fee=from_minor(t.base_fee_minor),
             currency=t.currency,

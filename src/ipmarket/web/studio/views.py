@@ -17,42 +17,12 @@ from ipmarket.ip_assets import IPAsset
 from ipmarket.kit.clock import utcnow
 from ipmarket.kit.money import from_minor
 from ipmarket.licensing import LicenseApplication, LicenseStatus, LicenseTerms
-from ipmarket.licensing.terms import WORLDWIDE, parse_duration
-
-TYPE_WORDS = {
-    "standard": "Standard: not exclusive, others may license the work too",
-    "premium": "Premium: not exclusive, with the extra rights its requirements name",
-    "exclusive": "Exclusive: nobody else may hold a license for the same territory meanwhile",
-}
+from ipmarket.web.terms_words import duration_words, territory_words, type_words
 
 
 def file_path(file_id: uuid.UUID) -> str:
     """The form in which the IP assets service accepts one of our files (as a path)."""
     return f"{FILES_PATH}/{file_id}"
-
-
-def _plural(n: int, unit: str) -> str:
-    return f"{n} {unit}" + ("" if n == 1 else "s")
-
-
-def duration_words(duration: str) -> str:
-    """'PERPETUAL' → 'never expires'; 'P1Y6M' → '1 year and 6 months'."""
-    try:
-        parsed = parse_duration(duration)
-    except ValueError:
-        return duration
-    if parsed.perpetual:
-        return "never expires"
-    parts = [
-        _plural(n, unit)
-        for n, unit in ((parsed.years, "year"), (parsed.months, "month"), (parsed.days, "day"))
-        if n
-    ]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
-def territory_words(territory: str) -> str:
-    return "worldwide" if territory == WORLDWIDE else "only in " + territory.replace(",", ", ")
 
 
 def review_of(asset: IPAsset) -> str:
@@ -151,7 +121,7 @@ class TermsView:
 
     @property
     def type_words(self) -> str:
-        return TYPE_WORDS.get(self.license_type, self.license_type)
+        return type_words(self.license_type)
 
     @property
     def territory_words(self) -> str:

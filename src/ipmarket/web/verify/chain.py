@@ -8,15 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ipmarket.web.terms_words import territory_words
+
 WORLDWIDE = "WORLDWIDE"
-
-
-def territory_words(territory: str | None) -> str:
-    """'worldwide', or 'in DE, FR' for a list of ISO 3166-1 country codes."""
-    if not territory or territory.upper() == WORLDWIDE:
-        return "worldwide"
-    codes = [code.strip() for code in territory.split(",") if code.strip()]
-    return "in " + ", ".join(codes)
 
 
 @dataclass(frozen=True)
