@@ -55,6 +55,32 @@ async def test_the_home_page_shows_the_newest_products_and_categories_that_open_
     only_the_app_script(home.text)
 
 
+async def test_the_home_page_lists_the_best_sellers_of_the_month(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    # given three products: one sold three units, one sold one, one not sold
+    world = await market(client, db)
+    mug = await world.product(title="Fox mug", inventoryCount=10)
+    poster = await world.product(title="Fox poster", inventoryCount=10)
+    await world.product(title="Fox socks", inventoryCount=10)
+    buyer = await world.rights.user("buyer")
+    for product, quantity in ((poster, 1), (mug, 3)):
+        bought = await client.post(
+            f"/v1/products/{product['id']}/purchase",
+            json={"quantity": quantity, "paymentMethod": "pm_card_visa"},
+            headers=buyer.auth | {"Idempotency-Key": f"popular-{product['id']}"},
+        )
+        assert bought.status_code in (200, 201), bought.text
+    # when anyone opens the home page
+    home = await client.get("/")
+    # then "popular" lists the sold products, most units first, and not the unsold one
+    popular = home.text.split('id="h-popular"', 1)[1].split("</section>", 1)[0]
+    assert card_titles(popular) == ["Fox mug", "Fox poster"]
+    # and a product taken off sale leaves the list
+    await world.revoke()
+    assert 'id="h-popular"' not in (await client.get("/")).text
+
+
 async def test_an_empty_marketplace_says_so(client: httpx.AsyncClient) -> None:
     home = await client.get("/")
     assert home.status_code == 200

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket import provenance
 from ipmarket.identity import Principal
+from ipmarket.kit.clock import utcnow
 from ipmarket.kit.errors import NotFound, ValidationFailed
 from ipmarket.kit.money import CURRENCY, from_minor
 from ipmarket.payments import ledger
@@ -224,6 +225,17 @@ async def _orders(session: AsyncSession, rows: list[Transaction]) -> list[Order]
         )
         for tx in rows
     ]
+
+
+# "Popular" on the home page: the most units sold over this window.
+BEST_SELLERS_WINDOW = timedelta(days=30)
+
+
+async def best_selling_product_ids(session: AsyncSession, *, limit: int) -> list[uuid.UUID]:
+    """The products sold most (in units, completed sales) over the last 30 days."""
+    return await TransactionRepository(session).best_selling_product_ids(
+        since=utcnow() - BEST_SELLERS_WINDOW, limit=limit
+    )
 
 
 async def order_of(session: AsyncSession, buyer: Principal, transaction_id: uuid.UUID) -> Order:

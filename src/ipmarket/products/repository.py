@@ -29,6 +29,8 @@ class ProductFilters:
     ip_asset_id: uuid.UUID | None = None
     creator_id: uuid.UUID | None = None
     mine_of: uuid.UUID | None = None
+    # Only these products (the home page's best sellers); None: no such limit.
+    ids: tuple[uuid.UUID, ...] | None = None
 
 
 class ProductRepository:
@@ -150,6 +152,8 @@ class ProductRepository:
             conditions.append(Product.ip_asset_id == filters.ip_asset_id)
         if filters.creator_id:
             conditions.append(Product.creator_id == filters.creator_id)
+        if filters.ids is not None:
+            conditions.append(Product.id.in_(filters.ids))
         rank: ColumnElement[Any] | None = None
         if filters.q:
             query = func.websearch_to_tsquery("english", filters.q)

@@ -80,6 +80,16 @@ class ProductService:
             filters, sort=sort, offset=offset, limit=limit, now=utcnow()
         )
 
+    async def listed_in_order(self, ids: list[uuid.UUID]) -> list[Product]:
+        """Those of `ids` that are on sale now, in the order given."""
+        if not ids:
+            return []
+        rows, _ = await self.search(
+            ProductFilters(ids=tuple(ids)), sort="newest", offset=0, limit=len(ids)
+        )
+        position = {product_id: i for i, product_id in enumerate(ids)}
+        return sorted(rows, key=lambda product: position[product.id])
+
     async def listed_categories(self, *, limit: int = 100) -> list[str]:
         """The categories that have products on sale, in alphabetical order."""
         return await self.products.listed_categories(now=utcnow(), limit=limit)

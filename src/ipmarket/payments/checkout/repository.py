@@ -141,6 +141,24 @@ class TransactionRepository:
         )
         return list(rows.scalars())
 
+    async def best_selling_product_ids(self, *, since: datetime, limit: int) -> list[uuid.UUID]:
+        """The products sold in the most units since `since` (completed sales, refunded
+        ones not counted), most first; ties go to the product sold last."""
+        units = func.sum(Transaction.quantity)
+        stmt = (
+            select(Transaction.product_id)
+            .where(
+                Transaction.transaction_type == TransactionType.PRODUCT_SALE.value,
+                Transaction.status == TransactionStatus.COMPLETED.value,
+                Transaction.product_id.is_not(None),
+                Transaction.created_at >= since,
+            )
+            .group_by(Transaction.product_id)
+            .order_by(units.desc(), func.max(Transaction.created_at).desc())
+            .limit(limit)
+        )
+        return [row for row in (await self.session.execute(stmt)).scalars() if row is not None]
+
     async def search(
         self, filters: TransactionFilters, *, offset: int, limit: int
     ) -> tuple[list[Transaction], int]:

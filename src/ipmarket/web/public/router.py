@@ -30,6 +30,7 @@ from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import Pagination
 from ipmarket.kit.errors import NotFound
 from ipmarket.licensing import LicensingService
+from ipmarket.payments import best_selling_product_ids
 from ipmarket.products import Product, ProductFilters, ProductService, ProductStatus
 from ipmarket.web.public.queries import (
     PAGE_SIZE,
@@ -109,16 +110,20 @@ async def home(request: Request, session: DbSession, settings: AppSettings) -> R
     newest, on_sale = await products.search(
         ProductFilters(), sort="newest", offset=0, limit=HOME_PRODUCTS
     )
+    # Best sellers of the last 30 days; a few more asked than shown, for any since suspended.
+    best = await best_selling_product_ids(session, limit=2 * HOME_PRODUCTS)
+    popular = (await products.listed_in_order(best))[:HOME_PRODUCTS]
     categories = await products.listed_categories(limit=CATEGORY_LIMIT)
     assets, licensable = await _assets(session, settings).search(
         AssetFilters(), sort="newest", offset=0, limit=HOME_ASSETS
     )
-    names = await _names(session, newest, assets)
+    names = await _names(session, [*newest, *popular], assets)
     return render(
         request,
         "public/home.html",
         {
             "products": product_cards(newest, names, settings),
+            "popular": product_cards(popular, names, settings),
             "on_sale": on_sale,
             "categories": categories,
             "assets": asset_cards(assets, names),
