@@ -1,0 +1,148 @@
+"""Every page type, drawn with something in it, at a desktop's and at a phone's size: each
+passes `checked` (axe-core finds no serious or critical violation, the CSP refused nothing,
+no other host was asked, and at the phone's size it fits the phone).
+
+The marketplace is made through the API (tests/e2e/market.py); each kind of user signs in on
+the sign-in page. A page that fails is listed with the others, so one run shows them all."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+from playwright.async_api import Page
+
+from tests.e2e.market import admin_of, bought, buyer_of, listed_product, word
+from tests.e2e.pages import checked, sign_in
+from tests.e2e.server import AppServer, Person, approve_ip_asset
+
+OpenPage = Callable[[str], Awaitable[Page]]
+
+
+@dataclass(frozen=True)
+class PageType:
+    name: str
+    who: str  # "anyone", "creator", "seller" or "buyer"
+    path: str
+    h1: str  # what the page's h1 contains
+    status: int = 200
+
+
+def _page_types(server: AppServer) -> tuple[list[PageType], dict[str, Person]]:
+    """The marketplace the pages show, and each page type with the visitor who sees it."""
+    listed = listed_product(server)
+    # a second work of the same creator, which the seller has applied for and waits on
+    other = listed.creator_api.post(
+        "/ip-assets",
+        {
+            "title": f"{word()} the owl",
+            "description": "An owl who reads the weather.",
+            "category": "characters",
+            "contentType": "image",
+        },
+    )
+    listed.creator_api.post(f"/ip-assets/{other['id']}/verify")
+    approve_ip_asset(admin_of(server), other["id"])
+    other_terms = listed.creator_api.post(
+        f"/ip-assets/{other['id']}/licenses",
+        {
+            "licenseType": "premium",
+            "revenueSharePercentage": 15,
+            "baseFee": 0,
+            "territory": "FR,DE",
+            "duration": "P6M",
+        },
+    )
+    waiting = listed.seller_api.post(
+        "/licenses/apply",
+        {"ipAssetId": other["id"], "licenseTermsId": other_terms["id"]},
+    )
+    buyer, buyer_api = buyer_of(server)
+    order = bought(buyer_api, listed)
+    asset, product = listed.asset, listed.product
+    a, p, lic = asset["id"], product["id"], listed.license["id"]
+    types = [
+        PageType("home", "anyone", "/", "Licensed products you can check"),
+        PageType("search", "anyone", f"/products?q={listed.title.split()[-1]}", "Products"),
+        PageType("browse", "anyone", "/products?category=merchandise&sort=newest", "Products"),
+        PageType("product", "anyone", f"/products/{p}", listed.title),
+        PageType("IP catalogue", "anyone", "/ip", "IP catalogue"),
+        PageType("IP asset", "anyone", f"/ip/{a}", asset["title"]),
+        PageType("profile", "anyone", f"/people/{listed.seller.username}", listed.seller.username),
+        PageType("verify", "anyone", f"/verify/{listed.code}", "AUTHENTIC"),
+        PageType("unknown code", "anyone", f"/verify/{'0' * 32}", "NOT AUTHENTIC", 404),
+        PageType("check a code", "anyone", "/verify", "Check a product code"),
+        PageType("sign-up", "anyone", "/sign-up", "Create your account"),
+        PageType("sign-in", "anyone", "/sign-in", "Sign in"),
+        PageType("forgot password", "anyone", "/forgot-password", "Forgot your password?"),
+        PageType("email link", "anyone", "/verify-email/used-up", "This link does not work", 404),
+        PageType("404 page", "anyone", f"/products/{uuid.uuid4()}", "We could not find that", 404),
+        PageType("offline page", "anyone", "/offline", "You are offline"),
+        PageType("account", "creator", "/account", "Your account"),
+        PageType("password", "creator", "/account/password", "Change your password"),
+        PageType("studio overview", "creator", "/studio", "Studio"),
+        PageType("asset form", "creator", "/studio/assets/new", "Register an IP asset"),
+        PageType("studio asset", "creator", f"/studio/assets/{a}", asset["title"]),
+        PageType("asset edit", "creator", f"/studio/assets/{a}/edit", "Edit"),
+        PageType("terms", "creator", f"/studio/assets/{a}/terms", "License terms of"),
+        PageType(
+            "terms edit",
+            "creator",
+            f"/studio/assets/{a}/terms/{listed.terms['id']}",
+            "Change the standard terms",
+        ),
+        PageType("applications", "creator", "/studio/applications?status=all", "Applications"),
+        PageType("application", "creator", f"/studio/applications/{waiting['id']}", "application"),
+        PageType("licenses granted", "creator", "/studio/licenses", "Licenses you granted"),
+        PageType("revoke confirmation", "creator", f"/studio/licenses/{lic}/revoke", "Revoke"),
+        PageType("apply", "seller", f"/ip/{other['id']}/apply", "Apply for a license"),
+        PageType("my applications", "seller", "/licenses/applications", "My license applications"),
+        PageType(
+            "withdraw", "seller", f"/licenses/applications/{waiting['id']}/withdraw", "Withdraw"
+        ),
+        PageType("my licenses", "seller", "/licenses", "My licenses"),
+        PageType("derivative form", "seller", f"/licenses/{lic}/derivative", "derivative"),
+        PageType("shop list", "seller", "/shop", "My products"),
+        PageType("product form", "seller", f"/shop/products/new?license={lic}", "New product"),
+        PageType("product detail", "seller", f"/shop/products/{p}", listed.title),
+        PageType("product edit", "seller", f"/shop/products/{p}/edit", "Edit"),
+        PageType("labels", "seller", f"/shop/products/{p}/labels", "QR labels"),
+        PageType("money", "seller", "/money", "Your money"),
+        PageType("sale", "seller", f"/money/sales/{order['id']}", "Sale:"),
+        PageType("payouts", "seller", "/money/payouts", "Your payouts"),
+        PageType("checkout", "buyer", f"/checkout/{p}?quantity=2", "Checkout"),
+        PageType("order", "buyer", f"/orders/{order['id']}", "Your order"),
+        PageType("orders", "buyer", "/orders", "Your orders"),
+        PageType("403 page", "buyer", "/studio", "You cannot do that", 403),
+    ]
+    people = {"creator": listed.creator, "seller": listed.seller, "buyer": buyer}
+    return types, people
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+async def test_every_page_type_passes_the_checks(
+    open_page: OpenPage, app_server: AppServer, viewport: str
+) -> None:
+    types, people = _page_types(app_server)
+    pages: dict[str, Page] = {"anyone": await open_page(viewport)}
+    for who, person in people.items():
+        pages[who] = await open_page(viewport)
+        await sign_in(pages[who], person)
+    problems: list[str] = []
+    for kind in types:
+        page = pages[kind.who]
+        response = await page.goto(kind.path)
+        assert response is not None
+        if response.status != kind.status:
+            problems.append(f"{kind.name} ({kind.path}): status {response.status}")
+            continue
+        h1 = await page.get_by_role("heading", level=1).inner_text()
+        if kind.h1 not in h1:
+            problems.append(f"{kind.name} ({kind.path}): h1 {h1!r} without {kind.h1!r}")
+        try:
+            await checked(page)
+        except AssertionError as failure:
+            problems.append(f"{kind.name}: {failure}")
+    assert not problems, "\n".join(problems)
