@@ -17,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
@@ -29,6 +30,11 @@ ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 TEST_DB = f"ipmarket_test_{os.getpid()}"
+
+# Examples are not timed: on a loaded machine (CI with parallel workers, browsers) one slow
+# example would fail a property that holds. Hypothesis still stops at max_examples.
+hypothesis_settings.register_profile("ipmarket", deadline=None)
+hypothesis_settings.load_profile("ipmarket")
 
 
 def _db_url(name: str) -> str:

@@ -310,11 +310,10 @@ class LicensingService:
         # Locked: an edit of these terms waits for this application, then makes a new version.
         terms = await lock_terms(self.session, data.license_terms_id)
         if terms is None or terms.ip_asset_id != asset.id:
-            raise ValidationFailed(
+            raise ValidationFailed.for_field(
                 "These license terms do not belong to this IP asset",
-                details={
-                    "errors": [{"field": "licenseTermsId", "message": "not terms of this asset"}]
-                },
+                field="licenseTermsId",
+                problem="not terms of this asset",
             )
         if not terms.is_current:
             raise Conflict("These terms were replaced by a newer version")

@@ -361,9 +361,7 @@ def _utc(name: str, value: datetime | None) -> datetime | None:
             return value.astimezone(UTC)
         except (OverflowError, ValueError):
             problem = "out of range"
-    raise ValidationFailed(
-        f"{name}: {problem}", details={"errors": [{"field": name, "message": problem}]}
-    )
+    raise ValidationFailed.for_field(f"{name}: {problem}", field=name, problem=problem)
 
 
 @admin_router.get("", responses=_ERRORS, summary="Transactions, newest first, with filters")

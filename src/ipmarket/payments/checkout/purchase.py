@@ -161,9 +161,10 @@ class PurchaseService:
             product.license_id, product.creator_id
         )
         if product.price_minor * quantity > MAX_CHARGE_MINOR:
-            raise ValidationFailed(
+            raise ValidationFailed.for_field(
                 f"An order may come to at most {from_minor(MAX_CHARGE_MINOR)}",
-                details={"errors": [{"field": "quantity", "message": "order total too large"}]},
+                field="quantity",
+                problem="order total too large",
             )
         platform = await get_platform_settings(self.session)
         now = utcnow()

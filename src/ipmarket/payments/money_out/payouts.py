@@ -150,14 +150,18 @@ class PayoutService:
         if requested <= 0:
             raise ValidationFailed("Nothing is available to pay out", details=details)
         if requested > available:
-            raise ValidationFailed(
+            raise ValidationFailed.for_field(
                 f"The payout exceeds your available balance ({from_minor(available)})",
-                details={**details, "errors": [{"field": "amount", "message": "above available"}]},
+                field="amount",
+                problem="above available",
+                **details,
             )
         if requested < minimum:
-            raise ValidationFailed(
+            raise ValidationFailed.for_field(
                 f"The minimum payout is {from_minor(minimum)}",
-                details={**details, "errors": [{"field": "amount", "message": "below minimum"}]},
+                field="amount",
+                problem="below minimum",
+                **details,
             )
         currency = CURRENCY
         payout = Payout(

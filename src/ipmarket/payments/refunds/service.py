@@ -114,12 +114,11 @@ class RefundService:
             raise Conflict("The payment was refunded in full already", details={"remaining": 0})
         refund_minor = to_minor(amount) if amount is not None else remaining
         if refund_minor > remaining:
-            raise ValidationFailed(
+            raise ValidationFailed.for_field(
                 f"The refund exceeds what remains to refund ({from_minor(remaining)})",
-                details={
-                    "errors": [{"field": "amount", "message": "more than what remains"}],
-                    "remaining": float(from_minor(remaining)),
-                },
+                field="amount",
+                problem="more than what remains",
+                remaining=float(from_minor(remaining)),
             )
         made_before = await self.refunds.refunds_of(tx.id, with_failed=True)
         # Failed refunds gave everything back: they take no part in the split.
