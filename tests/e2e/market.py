@@ -108,55 +108,87 @@ class Listed:
         return str(self.product["verificationCode"])
 
 
-def listed_product(
-    server: AppServer, *, title: str | None = None, price: float = 24.5, stock: int = 10
-) -> Listed:
-    creator, creator_api = registered(server, "creator")
-    asset = creator_api.post(
+def approved_asset(
+    server: AppServer, creator: Api, title: str | None = None, description: str | None = None
+) -> dict[str, Any]:
+    """An IP asset with a picture, submitted and approved by an administrator."""
+    asset = creator.post(
         "/ip-assets",
         {
-            "title": f"{word()} the fox",
-            "description": "A red fox who keeps the lighthouse on a windy island.",
+            "title": title or f"{word()} the fox",
+            "description": description or "A red fox who keeps the lighthouse on a windy island.",
             "category": "characters",
             "contentType": "image",
-            "fileUrls": [uploaded(creator_api, png_image())],
+            "fileUrls": [uploaded(creator, png_image())],
         },
     )
-    creator_api.post(f"/ip-assets/{asset['id']}/verify")
-    asset = approve_ip_asset(admin_of(server), asset["id"])
-    terms = creator_api.post(
-        f"/ip-assets/{asset['id']}/licenses",
+    creator.post(f"/ip-assets/{asset['id']}/verify")
+    return approve_ip_asset(admin_of(server), asset["id"])  # type: ignore[no-any-return]
+
+
+def published_terms(creator: Api, asset_id: str, **fields: Any) -> dict[str, Any]:
+    return creator.post(  # type: ignore[no-any-return]
+        f"/ip-assets/{asset_id}/licenses",
         {
             "licenseType": "standard",
             "revenueSharePercentage": 10,
             "territory": "WORLDWIDE",
             "duration": "P1Y",
-        },
+        }
+        | fields,
     )
-    seller, seller_api = registered(server, "secondary_creator")
-    application = seller_api.post(
+
+
+def licensed(seller: Api, creator: Api, terms: dict[str, Any]) -> dict[str, Any]:
+    """The seller's license under `terms`, applied for and approved."""
+    application = seller.post(
         "/licenses/apply",
         {
-            "ipAssetId": asset["id"],
+            "ipAssetId": terms["ipAssetId"],
             "licenseTermsId": terms["id"],
             "applicationData": {"plan": "mugs and posters"},
         },
     )
-    license_ = creator_api.put(f"/licenses/{application['id']}/approve")
-    product = seller_api.post(
+    return creator.put(f"/licenses/{application['id']}/approve")  # type: ignore[no-any-return]
+
+
+def on_sale(seller: Api, license_id: str, title: str, **fields: Any) -> dict[str, Any]:
+    """A product made under the license, with a picture, published."""
+    product = seller.post(
         "/products",
         {
-            "licenseId": license_["id"],
-            "title": title or f"{asset['title']} mug {word()}",
+            "licenseId": license_id,
+            "title": title,
             "description": "A ceramic mug with the fox and its lighthouse.",
             "category": "merchandise",
-            "price": price,
-            "inventoryCount": stock,
-            "images": [uploaded(seller_api, png_image())],
-        },
+            "price": 24.5,
+            "inventoryCount": 10,
+            "images": [uploaded(seller, png_image())],
+        }
+        | fields,
     )
-    product = seller_api.put(f"/products/{product['id']}", {"status": "active"})
+    product = seller.put(f"/products/{product['id']}", {"status": "active"})
     assert product["verificationCode"], product
+    return product  # type: ignore[no-any-return]
+
+
+def listed_product(
+    server: AppServer, *, title: str | None = None, price: float = 24.5, stock: int = 10
+) -> Listed:
+    """A new creator's approved asset and terms, a new secondary creator's license of it,
+    and their product made under it, on sale."""
+    creator, creator_api = registered(server, "creator")
+    asset = approved_asset(server, creator_api)
+    terms = published_terms(creator_api, asset["id"])
+    seller, seller_api = registered(server, "secondary_creator")
+    license_ = licensed(seller_api, creator_api, terms)
+    product = on_sale(
+        seller_api,
+        license_["id"],
+        title or f"{asset['title']} mug {word()}",
+        price=price,
+        inventoryCount=stock,
+    )
     return Listed(server, creator, creator_api, seller, seller_api, asset, terms, license_, product)
 
 
@@ -165,10 +197,10 @@ def buyer_of(server: AppServer) -> tuple[Person, Api]:
     return registered(server, "buyer")
 
 
-def bought(buyer: Api, listed: Listed, quantity: int = 1) -> dict[str, Any]:
+def bought(buyer: Api, product_id: str, quantity: int = 1) -> dict[str, Any]:
     """An order paid with the test Visa card."""
     return buyer.post(  # type: ignore[no-any-return]
-        f"/products/{listed.product_id}/purchase",
+        f"/products/{product_id}/purchase",
         {"quantity": quantity, "paymentMethod": "pm_card_visa"},
         **{"Idempotency-Key": str(uuid.uuid4())},
     )

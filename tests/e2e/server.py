@@ -279,11 +279,12 @@ def make_admin(server: AppServer, level: str = "super_admin") -> tuple[Person, A
 
 
 def register_through_api(
-    server: AppServer, user_type: str = "buyer", *, verify: bool = True
+    server: AppServer, user_type: str = "buyer", *, verify: bool = True, prefix: str = ""
 ) -> tuple[Person, Api]:
     """A user registered (and by default verified by the emailed link) through the API, for
-    tests about something else than signing up; the API signed in as them."""
-    person = new_person(user_type[:4])
+    tests about something else than signing up; the API signed in as them. Their username
+    starts with `prefix` (by default, the user type's first letters)."""
+    person = new_person(prefix or user_type[:4])
     Api(server).post(
         "/auth/register",
         {

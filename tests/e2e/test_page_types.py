@@ -14,9 +14,16 @@ from dataclasses import dataclass
 import pytest
 from playwright.async_api import Page
 
-from tests.e2e.market import admin_of, bought, buyer_of, listed_product, word
+from tests.e2e.market import (
+    approved_asset,
+    bought,
+    buyer_of,
+    listed_product,
+    published_terms,
+    word,
+)
 from tests.e2e.pages import checked, sign_in
-from tests.e2e.server import AppServer, Person, approve_ip_asset
+from tests.e2e.server import AppServer, Person
 
 OpenPage = Callable[[str], Awaitable[Page]]
 
@@ -34,33 +41,21 @@ def _page_types(server: AppServer) -> tuple[list[PageType], dict[str, Person]]:
     """The marketplace the pages show, and each page type with the visitor who sees it."""
     listed = listed_product(server)
     # a second work of the same creator, which the seller has applied for and waits on
-    other = listed.creator_api.post(
-        "/ip-assets",
-        {
-            "title": f"{word()} the owl",
-            "description": "An owl who reads the weather.",
-            "category": "characters",
-            "contentType": "image",
-        },
-    )
-    listed.creator_api.post(f"/ip-assets/{other['id']}/verify")
-    approve_ip_asset(admin_of(server), other["id"])
-    other_terms = listed.creator_api.post(
-        f"/ip-assets/{other['id']}/licenses",
-        {
-            "licenseType": "premium",
-            "revenueSharePercentage": 15,
-            "baseFee": 0,
-            "territory": "FR,DE",
-            "duration": "P6M",
-        },
+    other = approved_asset(server, listed.creator_api, f"{word()} the owl")
+    other_terms = published_terms(
+        listed.creator_api,
+        other["id"],
+        licenseType="premium",
+        revenueSharePercentage=15,
+        territory="FR,DE",
+        duration="P6M",
     )
     waiting = listed.seller_api.post(
         "/licenses/apply",
         {"ipAssetId": other["id"], "licenseTermsId": other_terms["id"]},
     )
     buyer, buyer_api = buyer_of(server)
-    order = bought(buyer_api, listed)
+    order = bought(buyer_api, listed.product_id)
     asset, product = listed.asset, listed.product
     a, p, lic = asset["id"], product["id"], listed.license["id"]
     types = [
