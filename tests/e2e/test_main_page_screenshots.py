@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Page
@@ -20,7 +21,7 @@ from tests.e2e.market import (
     published_terms,
 )
 from tests.e2e.pages import heading, sign_in
-from tests.e2e.server import AppServer, register_through_api
+from tests.e2e.server import AppServer, Person, register_through_api
 
 pytestmark = pytest.mark.screenshots
 
@@ -80,6 +81,18 @@ async def test_the_main_pages_at_desktop_and_phone_sizes(
     )
     order = bought(buyer_api, mug["id"], quantity=2)
 
+    sessions: dict[str, list[Any]] = {}  # each person's cookies
+
+    async def signed_in(person: Person, viewport: str) -> Page:
+        """A page signed in as `person`: on the sign-in page once, then with its cookies."""
+        page = await open_page(viewport)
+        if person.email in sessions:
+            await page.context.add_cookies(sessions[person.email])
+        else:
+            await sign_in(page, person)
+            sessions[person.email] = list(await page.context.cookies())
+        return page
+
     for viewport in ("desktop", "phone"):
         anyone = await open_page(viewport)
         await anyone.goto("/")
@@ -91,8 +104,7 @@ async def test_the_main_pages_at_desktop_and_phone_sizes(
         await heading(anyone, "AUTHENTIC")
         await _shoot(screenshot, anyone, "verify-authentic", full_page=True)
 
-        as_buyer = await open_page(viewport)
-        await sign_in(as_buyer, buyer)
+        as_buyer = await signed_in(buyer, viewport)
         await as_buyer.goto(f"/products/{mug['id']}")
         await heading(as_buyer, mug["title"])
         await _shoot(screenshot, as_buyer, "product", full_page=True)
@@ -103,14 +115,12 @@ async def test_the_main_pages_at_desktop_and_phone_sizes(
         await heading(as_buyer, f"Your order: {mug['title']}")
         await _shoot(screenshot, as_buyer, "order")
 
-        as_creator = await open_page(viewport)
-        await sign_in(as_creator, creator)
+        as_creator = await signed_in(creator, viewport)
         await as_creator.goto("/studio")
         await heading(as_creator, "Studio")
         await _shoot(screenshot, as_creator, "studio")
 
-        as_seller = await open_page(viewport)
-        await sign_in(as_seller, seller)
+        as_seller = await signed_in(seller, viewport)
         await as_seller.goto("/money")
         await heading(as_seller, "Your money")
         await _shoot(screenshot, as_seller, "money")
