@@ -110,10 +110,10 @@ async def test_the_main_pages_at_desktop_and_phone_sizes(
         await _shoot(screenshot, as_buyer, "product", full_page=True)
         await as_buyer.goto(f"/checkout/{mug['id']}")
         await heading(as_buyer, "Checkout")
-        await _shoot(screenshot, as_buyer, "checkout")
+        await _shoot(screenshot, as_buyer, "checkout", full_page=True)
         await as_buyer.goto(f"/orders/{order['id']}")
         await heading(as_buyer, f"Your order: {mug['title']}")
-        await _shoot(screenshot, as_buyer, "order")
+        await _shoot(screenshot, as_buyer, "order", full_page=True)
 
         as_creator = await signed_in(creator, viewport)
         await as_creator.goto("/studio")
