@@ -37,8 +37,10 @@ UPLOAD_FORM_PATHS = frozenset({SHOP_UPLOADS_PATH, *STUDIO_UPLOAD_PATHS})
 def build_web_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
     router.include_router(static_router)
+    # The manifest, the service worker and the offline page need no session: no visitor
+    # query on every fetch, and the offline page the worker keeps names nobody.
+    router.include_router(pwa_router)
     pages = APIRouter(dependencies=[Depends(check_csrf), Depends(current_visitor)])
-    pages.include_router(pwa_router)
     pages.include_router(account_router)
     pages.include_router(licenses_router)
     pages.include_router(shop_router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -41,6 +42,7 @@ async def manifest() -> Response:
     )
 
 
+@lru_cache(maxsize=1)
 def service_worker_source() -> str:
     precache = [OFFLINE_PATH, *precached_static_urls()]
     # The cache is named for its contents, so a deploy with new files starts a new cache.
