@@ -41,6 +41,12 @@ $(BIN)/python:
 # The name==version pins of a requirements file, names normalised (Jinja2, jinja2), sorted.
 pins = grep -oE '^[A-Za-z0-9_.-]+==[^ ;]+' $(1) | tr 'A-Z_' 'a-z-' | sort
 
+# pip itself first, at the lock's version and hashes: the pip a new venv comes with (23.2 here)
+# refuses a lock whose packages ask for an extra (pytest-cov's coverage[toml]) once a newer
+# release of that package exists, though the lock pins it.
+locked_pip = $(BIN)/python -m pip install --quiet --require-hashes --only-binary :all: --no-deps \
+	-r <(awk '/^pip==/{on=1} on{print; if (!/\\$$/) exit}' $(1))
+
 # Reinstall only when the dependencies or their pins change. Every package (pip and the build
 # backend too) comes from the lock and must match one of its hashes, as a wheel, so that nothing
 # is built with build tools fetched unchecked; then ipmarket itself, built with the locked
@@ -50,6 +56,7 @@ $(STAMP): $(LOCK) $(RUNTIME_LOCK) pyproject.toml constraints.txt | $(BIN)/python
 	if [ -n "$$stale" ]; then \
 		echo "$(LOCK) does not pin what constraints.txt pins (run make lock):" $$stale; exit 1; \
 	fi
+	$(call locked_pip,$(LOCK))
 	$(BIN)/python -m pip install --quiet --require-hashes --only-binary :all: -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@ $(RUNTIME_STAMP)
@@ -61,6 +68,7 @@ $(RUNTIME_STAMP): $(RUNTIME_LOCK) $(LOCK) pyproject.toml | $(BIN)/python
 	if [ -n "$$stray" ]; then \
 		echo "$(RUNTIME_LOCK) pins what $(LOCK) does not (run make lock):" $$stray; exit 1; \
 	fi
+	$(call locked_pip,$(RUNTIME_LOCK))
 	$(BIN)/python -m pip install --quiet --require-hashes --only-binary :all: -r $(RUNTIME_LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
