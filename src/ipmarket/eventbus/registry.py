@@ -46,6 +46,8 @@ class EventType(StrEnum):
     AUDIT_LOG_CREATED = "audit.log_created"
 
     AUTHORIZATION_REVOKED = "authorization.revoked"
+    TRANSPARENCY_ENTRY_APPENDED = "transparency.entry_appended"
+    TRANSPARENCY_CHECKPOINT_SIGNED = "transparency.checkpoint_signed"
     SYSTEM_MAINTENANCE = "system.maintenance"
     ANALYTICS_UPDATED = "analytics.updated"
 
