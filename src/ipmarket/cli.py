@@ -1,4 +1,4 @@
-"""The `ipmarket` command line: serve, worker, migrate, create-admin, ledger check.
+"""The `ipmarket` command line: serve, worker, migrate, create-admin, ledger check, verify-proof.
 
 Settings come from the environment (and `.env`), as for the API. Expected failures (bad
 configuration, an unreachable database, input the service refuses) print one red line and
@@ -296,6 +296,23 @@ async def _check_ledger(settings: Settings) -> tuple[list[str], LedgerSize]:
             return await check_ledger(session), await ledger_size(session)
     finally:
         await runtime.close()
+
+
+@app.command(
+    "verify-proof",
+    add_help_option=False,  # --help goes to the checker's own parser, which defines the options
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def verify_proof(ctx: typer.Context) -> None:
+    """Check a verification answer offline (FILE|URL; --help for the options).
+
+    The same code as the stand-alone tools/verify_proof.py: ipmarket.transparency.offline,
+    which imports nothing from ipmarket. Exits 0 when every check passed, 1 when one failed,
+    2 on unusable input.
+    """
+    from ipmarket.transparency.offline import main as check  # noqa: PLC0415
+
+    raise typer.Exit(check(list(ctx.args)))
 
 
 def main() -> None:
