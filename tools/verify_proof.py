@@ -162,9 +162,13 @@ def verify_consistency(
     if sn != 0:
         raise ProofError("the proof has fewer hashes than these tree sizes need")
     if fr != first_root:
-        raise ProofError("the proof does not lead to the earlier root: history was rewritten")
+        raise ProofError(
+            "the proof does not lead to the earlier root: the log was rewritten, or the proof is wrong"
+        )
     if sr != second_root:
-        raise ProofError("the proof does not lead to the later root")
+        raise ProofError(
+            "the proof does not lead to the later root: the log was rewritten, or the proof is wrong"
+        )
 
 
 # --- Checkpoints and keys --------------------------------------------------------------------
