@@ -163,11 +163,11 @@ def verify_consistency(
         raise ProofError("the proof has fewer hashes than these tree sizes need")
     if fr != first_root:
         raise ProofError(
-            "the proof does not lead to the earlier root: the log was rewritten, or the proof is wrong"
+            "the proof does not lead to the earlier root: the log was rewritten or the proof is bad"
         )
     if sr != second_root:
         raise ProofError(
-            "the proof does not lead to the later root: the log was rewritten, or the proof is wrong"
+            "the proof does not lead to the later root: the log was rewritten or the proof is bad"
         )
 
 
