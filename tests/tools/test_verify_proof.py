@@ -779,6 +779,20 @@ def test_an_answer_fetched_for_another_code_fails(
     ]
 
 
+def test_a_unit_code_answers_with_its_products_evidence(
+    server: FakeServer, signer: Signer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a unit code (one per item sold) answered with the product's evidence
+    answer = build_answer(market_log(), signer)
+    answer["data"]["unit"] = {"serial": 1, "scans": 3, "possibleCopy": False}
+    _serve_answer(server, answer, signer)
+    server.pages["/v1/verify/U-7QK2"] = answer
+    # When it is checked, then the product's code hash is not compared with the unit's code
+    status, output = run(capsys, f"{server.url}/v1/verify/U-7QK2", "--key", signer.public_hex)
+    assert status == 0, output
+    assert "a unit code: the product's entry is checked, not the code's hash" in output
+
+
 def test_the_consistency_proof_is_fetched_from_the_service_for_a_url(
     server: FakeServer, signer: Signer, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -880,7 +894,7 @@ def test_a_reverted_or_misplaced_anchor_transaction_fails(
     assert "(it was reverted)" in _fails(output)[0]
     _chain_node(server, {8: root}, {"status": "0x1", "blockNumber": "0x2b"})
     status, output = run(capsys, answer, "--key", signer.public_hex, "--rpc", server.url)
-    assert "is in block 0x2b, not the one claimed" in _fails(output)[0]
+    assert "is in block 43, not the one claimed" in _fails(output)[0]
 
 
 def test_an_unreachable_rpc_node_fails_the_chain_checks(
