@@ -36,6 +36,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -623,6 +624,13 @@ def _check_checkpoint(name: str, checkpoint: Checkpoint, key: bytes | None, repo
         verify_signature(key, checkpoint.signature, message)
 
     report.check(f"{name} (tree size {checkpoint.tree_size}) is signed by the log's key", signed)
+    try:
+        made = (
+            f"{datetime.fromtimestamp(checkpoint.timestamp / 1000, tz=UTC):%Y-%m-%d %H:%M:%S} UTC"
+        )
+    except (OverflowError, OSError, ValueError):  # beyond the dates a computer can show
+        made = f"{checkpoint.timestamp} ms after 1970"
+    report.note(f"{name} was made at {made}, by key {checkpoint.key_id}")
 
 
 def _check_consistency(
