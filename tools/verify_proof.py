@@ -397,6 +397,13 @@ class Report:
             )
             return EXIT_FAILED
         print(f"All {total} checks passed.", file=self.out)
+        # What the log cannot say: it proves these entries were recorded unchanged; a later
+        # revocation is a later entry, which this answer's own verdict reflects.
+        print(
+            "The evidence is genuine. Revocations are later log entries: see the answer's "
+            "verdict and GET /v1/verify/{code}/history.",
+            file=self.out,
+        )
         return EXIT_OK
 
 
@@ -593,6 +600,35 @@ def _check_subject(
         report.fail(f"{name}: anchor", str(exc))
 
 
+def _check_chain_shape(product: dict[str, Any], links: list[Any], report: Report) -> None:
+    """The logged licenses lead from the product's license, parent by parent, to a root
+    license, through every link the answer shows and no other: the chain is the log's too."""
+    product_entry = (product.get("log") or {}).get("entry")
+    entries = [(link.get("log") or {}).get("entry") for link in links]
+    if not isinstance(product_entry, dict) or product_entry.get("kind") != "product.published":
+        return  # its own checks failed already
+    if not all(isinstance(e, dict) and e.get("kind") == "license.approved" for e in entries):
+        report.note("the chain's shape is not checked: its links' entries are not all licenses")
+        return
+
+    def one_chain() -> None:
+        by_id = {entry.get("licenseId"): entry for entry in entries}
+        current, seen = product_entry.get("licenseId"), []
+        while current is not None:
+            if current in seen:
+                raise ProofError("the licenses' parents go round in a loop")
+            if current not in by_id:
+                raise ProofError(
+                    f"license {current} is on the way but the answer has no entry of it"
+                )
+            seen.append(current)
+            current = by_id[current].get("parentLicenseId")
+        if len(seen) != len(entries):
+            raise ProofError("the answer shows licenses the product's chain does not go through")
+
+    report.check("the logged licenses lead from the product's license to a root license", one_chain)
+
+
 def _public_key(options: Options, report: Report) -> bytes | None:
     if options.key_hex is not None:
         try:
@@ -713,6 +749,8 @@ def verify_answer(options: Options, out: Any = None) -> int:
         _check_subject(
             f"chain link {number} (license {license_id})", link, checkpoint, code, rpc, report
         )
+
+    _check_chain_shape(answer["product"], links, report)
 
     if options.previous_checkpoint is not None:
         if checkpoint is None:

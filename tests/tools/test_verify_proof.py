@@ -370,10 +370,10 @@ def test_an_honest_answer_passes_every_check(
     answer = _write(tmp_path, "answer.json", build_answer(market_log(), signer))
     # When it is checked with the log's key
     status, output = run(capsys, answer, "--key", signer.public_hex)
-    # Then every check passes: 1 signature + 3 subjects x 3 checks
+    # Then every check passes: 1 signature + 3 subjects x 3 checks + the chain's shape
     assert status == 0, output
     assert not _fails(output)
-    assert "All 10 checks passed." in output
+    assert "All 11 checks passed." in output
     assert "OK    the checkpoint (tree size 11) is signed by the log's key" in output
     assert "OK    product: entry 5 is in the checkpoint's tree" in output
     assert "not anchored on a chain" in output
@@ -398,7 +398,8 @@ def test_a_changed_entry_fails_its_leaf_hash(
 ) -> None:
     # Given an answer whose product entry was edited after it was logged
     answer = build_answer(market_log(), signer)
-    answer["data"]["product"]["log"]["entry"]["licenseId"] = str(uuid.uuid4())
+    changed = str(uuid.uuid4())
+    answer["data"]["product"]["log"]["entry"]["licenseId"] = changed
     # When it is checked
     status, output = run(capsys, _write(tmp_path, "a.json", answer), "--key", signer.public_hex)
     # Then the leaf hash check names the change, and the changed entry is not in the tree
@@ -412,8 +413,12 @@ def test_a_changed_entry_fails_its_leaf_hash(
             "FAIL  product: entry 5 is in the checkpoint's tree: "
             "the proof leads to another root: the entry is not in this tree"
         ),
+        (
+            "FAIL  the logged licenses lead from the product's license to a root license: "
+            f"license {changed} is on the way but the answer has no entry of it"
+        ),
     ]
-    assert "2 of 10 checks FAILED: do not trust this answer." in output
+    assert "3 of 11 checks FAILED: do not trust this answer." in output
 
 
 def test_a_changed_entry_with_its_leaf_hash_recomputed_is_not_in_the_tree(
@@ -448,6 +453,40 @@ def test_evidence_of_another_entry_fails_even_though_its_proof_holds(
             "not a product.published"
         )
     ]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda chain: chain[:1], "license 00000000-0000-0000-0000-000000000014 is on the way"),
+        (lambda chain: [*chain, "extra"], "the answer shows licenses the product's chain does not"),
+    ],
+    ids=["a-link-left-out", "a-link-too-many"],
+)
+def test_a_chain_that_is_not_the_logged_one_fails(
+    tmp_path: Path,
+    signer: Signer,
+    capsys: pytest.CaptureFixture[str],
+    change: Callable[[list[Any]], list[Any]],
+    reason: str,
+) -> None:
+    # Given an answer whose chain leaves a link out, or shows one more (a genuine entry)
+    log = [*market_log(), _license(11, 0, None) | {"licenseId": str(uuid.UUID(int=99))}]
+    answer = build_answer(log, signer)
+    extra = {
+        "ipAsset": {"id": ASSETS[0]},
+        "license": {"id": str(uuid.UUID(int=99))},
+        "log": _evidence(log, 11),
+        "anchor": None,
+    }
+    chain = answer["data"]["chain"]
+    answer["data"]["chain"] = [extra if link == "extra" else link for link in change(chain)]
+    # When it is checked, then the chain's shape fails, every entry being genuine
+    status, output = run(capsys, _write(tmp_path, "a.json", answer), "--key", signer.public_hex)
+    assert status == 1
+    (fail,) = _fails(output)
+    assert fail.startswith("FAIL  the logged licenses lead from the product's license")
+    assert reason in fail
 
 
 def test_a_removed_entry_shifts_the_indices_and_fails_against_the_signed_checkpoint(
@@ -608,7 +647,7 @@ def test_without_cryptography_the_signature_check_fails_saying_what_to_install(
     assert status == 1
     assert "pip install cryptography" in _fails(output)[0]
     assert "9 of 10" not in output  # the other checks still ran, and passed
-    assert "1 of 10 checks FAILED" in output
+    assert "1 of 11 checks FAILED" in output
 
 
 @pytest.mark.parametrize(
@@ -848,7 +887,7 @@ def test_an_anchored_answer_is_checked_on_chain(
     assert "OK    product: entry 5 is in the anchored tree" in output
     assert f"OK    product: contract {CONTRACT} holds the root of tree size 8" in output
     assert f"OK    product: transaction {TX_HASH} is in block 42" in output
-    assert "All 22 checks passed." in output
+    assert "All 23 checks passed." in output
 
 
 def test_without_rpc_the_anchor_proof_is_checked_and_the_chain_is_not(
@@ -972,7 +1011,7 @@ def test_the_script_runs_alone_from_another_directory(tmp_path: Path, signer: Si
         )
         # Then it checks the answer as the package does
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "All 10 checks passed." in done.stdout
+        assert "All 11 checks passed." in done.stdout
     bad = _write(tmp_path, "bad.json", {"data": {"nothing": 1}})
     done = subprocess.run(
         [sys.executable, "-I", str(script), bad],
@@ -993,7 +1032,7 @@ def test_the_ipmarket_command_runs_the_same_checks(tmp_path: Path, signer: Signe
     runner = CliRunner()
     result = runner.invoke(app, ["verify-proof", good, "--key", signer.public_hex])
     assert result.exit_code == 0, result.output
-    assert "All 10 checks passed." in result.output
+    assert "All 11 checks passed." in result.output
     result = runner.invoke(app, ["verify-proof", bad, "--key", signer.public_hex])
     assert result.exit_code == 1
     assert "FAIL  product: entry 5 hashes to its leaf hash" in result.output
