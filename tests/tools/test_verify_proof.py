@@ -1039,3 +1039,29 @@ def test_the_ipmarket_command_runs_the_same_checks(tmp_path: Path, signer: Signe
     result = runner.invoke(app, ["verify-proof", "--help"])
     assert result.exit_code == 0
     assert "--previous-checkpoint" in result.output
+
+
+def test_links_logged_as_asset_approvals_are_checked_without_the_chains_shape(
+    tmp_path: Path, signer: Signer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an answer whose links carry their IP assets' approval entries instead of licenses'
+    log = market_log()
+    answer = build_answer(log, signer)
+    answer["data"]["chain"][1]["ipAsset"]["id"] = ASSETS[0]
+    answer["data"]["chain"][1]["log"] = _evidence(log, 1)
+    status, output = run(capsys, _write(tmp_path, "a.json", answer), "--key", signer.public_hex)
+    # Then the entries pass, and the chain's shape is said not to be checked
+    assert status == 0, output
+    assert "the chain's shape is not checked: its links' entries are not all licenses" in output
+
+
+def test_a_malformed_checkpoint_fails_and_the_rest_is_still_checked(
+    tmp_path: Path, signer: Signer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answer = build_answer(market_log(), signer)
+    answer["data"]["checkpoint"]["signature"] = "not hex"
+    status, output = run(capsys, _write(tmp_path, "a.json", answer), "--key", signer.public_hex)
+    assert status == 1
+    fails = _fails(output)
+    assert fails[0] == "FAIL  checkpoint: the checkpoint's signature is not hexadecimal"
+    assert "OK    product: entry 5 hashes to its leaf hash" in output
