@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ipmarket.content_credentials import SignedImage
 from ipmarket.ip_assets import AssetStatus, IPAsset, VerificationStatus
 from ipmarket.kit.money import to_minor
 from ipmarket.licensing import LicenseApplication, LicenseStatus
@@ -203,3 +204,31 @@ class ProductRepository:
             .returning(Product.id)
         )
         return list(rows.scalars())
+
+    async def with_unsigned_images(self, *, limit: int) -> list[Product]:
+        """Products on sale with an image that has no signed copy (nor a recorded failure)
+        yet, the most recently changed first (one query)."""
+        image = func.unnest(Product.image_file_ids).table_valued("file_id").alias("image")
+        unsigned = (
+            select(image.c.file_id)
+            .where(
+                ~select(SignedImage.id)
+                .where(
+                    SignedImage.product_id == Product.id,
+                    SignedImage.original_file_id == image.c.file_id,
+                )
+                .exists()
+            )
+            .exists()
+        )
+        stmt = (
+            select(Product)
+            .where(
+                Product.status.in_([ProductStatus.ACTIVE.value, ProductStatus.SOLD_OUT.value]),
+                Product.deleted_at.is_(None),
+                unsigned,
+            )
+            .order_by(Product.updated_at.desc())
+            .limit(limit)
+        )
+        return list((await self.session.execute(stmt)).scalars())

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from ipmarket import provenance
+from ipmarket import content_credentials, provenance
 from ipmarket.config import Settings
 from ipmarket.identity import (
     AppSettings,
@@ -41,6 +41,7 @@ from ipmarket.web.public.queries import (
 )
 from ipmarket.web.public.views import (
     asset_cards,
+    credential_words,
     product_cards,
     signed_files,
     terms_views,
@@ -250,7 +251,15 @@ async def product_page(
             "product": product_cards([product], names, settings)[0],
             "description": product.description,
             "specifications": product.specifications or {},
-            "images": signed_files(product.image_file_ids, settings),
+            # The signed copies (content credentials) in place of the originals, once made.
+            "images": signed_files(
+                content_credentials.served(
+                    await content_credentials.served_images(session, [product.id]),
+                    product.id,
+                    product.image_file_ids,
+                ),
+                settings,
+            ),
             "published_at": product.published_at,
             "chain": chain,
             "own": own,
@@ -363,6 +372,7 @@ async def ip_asset_page(
             "verification_status": asset.verification_status,
             "files": signed_files(asset.file_ids, settings),
             "image": asset.content_type.lower().startswith("image"),
+            "credentials": await credential_words(session, asset.file_ids),
             "terms": offered,
             "retired": [t for t in terms_views(terms) if not t.current],
             "derived_from": derived_from,

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ipmarket import content_credentials
 from ipmarket.config import Settings
 from ipmarket.files import signed_url
 from ipmarket.ip_assets import IPAsset
@@ -80,6 +83,17 @@ def asset_cards(assets: list[IPAsset], names: dict[uuid.UUID, str]) -> list[Asse
             derivative=a.parent_license_id is not None,
         )
         for a in assets
+    ]
+
+
+async def credential_words(session: AsyncSession, file_ids: list[uuid.UUID]) -> list[str]:
+    """The content credentials (C2PA) of an asset's images in plain words, one line per image
+    that carries them, in the asset's order."""
+    found = await content_credentials.credentials_of(session, file_ids)
+    return [
+        f"Image {index}: {content_credentials.describe(credentials)}"
+        for index, file_id in enumerate(file_ids, start=1)
+        if (credentials := found.get(file_id)) is not None
     ]
 
 
