@@ -100,3 +100,26 @@ async def test_an_uploaded_image_with_credentials_shows_them(
     assert "Content credentials" in page.text
     assert "Ada Example" in page.text
     assert "Content credentials" not in (await client.get(f"/ip/{bare['id']}")).text
+
+
+async def test_a_renamed_product_gets_its_images_signed_again(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    # given a product on sale whose image is signed
+    shop = await open_shop(client, db)
+    product = await shop.product(images=[await _uploaded(client, shop.seller, png(), "b.png")])
+    async with db.sessionmaker() as session:
+        await sign_listed_images(session)
+        await session.commit()
+    # when the seller renames it
+    renamed = await shop.put(product["id"], shop.seller, title="Sunlit Fox mug")
+    assert renamed.status_code == 200, renamed.text
+    # then the next run signs the image anew, stating the new title
+    async with db.sessionmaker() as session:
+        assert await sign_listed_images(session) == 1
+        await session.commit()
+    seen = (await client.get(f"/v1/products/{product['id']}")).json()["data"]
+    found = read_credentials((await client.get(path_of(seen["images"][0]))).content, "image/png")
+    assert found is not None
+    assert found.title == "Sunlit Fox mug"
+    assert found.validation == Validation.VALID

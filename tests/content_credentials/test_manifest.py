@@ -12,11 +12,12 @@ from ipmarket.config import Settings
 from ipmarket.content_credentials import (
     PRODUCT_ASSERTION,
     Validation,
+    development_chain,
     read_credentials,
     sign_image,
 )
 from ipmarket.content_credentials.certificates import signing_material
-from tests.content_credentials.support import credentialed_png, material, png
+from tests.content_credentials.support import JPEG, credentialed_png, material, png
 
 
 def _signed() -> bytes:
@@ -93,3 +94,54 @@ def test_production_refuses_to_sign_without_a_certificate(
     )
     with pytest.raises(RuntimeError, match="C2PA_CERT_CHAIN"):
         signing_material(settings)
+
+
+def test_a_jpeg_is_signed_and_a_changed_one_is_not_valid() -> None:
+    signed = sign_image(
+        JPEG,
+        "image/jpeg",
+        title="Fox print",
+        assertion={"productId": "p-2"},
+        material=material(),
+        version="0.1.0",
+    )
+    found = read_credentials(signed, "image/jpeg")
+    assert found is not None
+    assert found.validation == Validation.VALID
+    assert found.tool == "ipmarket 0.1.0"
+    changed = bytearray(signed)
+    changed[-5] ^= 0xFF  # the last bytes of the picture's scan, before its end marker
+    found = read_credentials(bytes(changed), "image/jpeg")
+    assert found is not None
+    assert found.validation == Validation.INVALID
+
+
+def test_production_signs_with_the_configured_chain(
+    tmp_path: Path, jwt_private_key_pem: str
+) -> None:
+    # given a production deployment with its own certificate chain and key
+    chain, key = development_chain("Market Example Inc")
+    (tmp_path / "chain.pem").write_bytes(chain)
+    (tmp_path / "signer.key").write_bytes(key)
+    settings = Settings.model_validate(
+        {
+            "VAR_DIR": tmp_path / "var",
+            "IPMARKET_ENV": "production",
+            "DATABASE_URL": "postgresql://u@db:5432/x",
+            "JWT_PRIVATE_KEY": jwt_private_key_pem,
+            "FILE_URL_SECRET": "x" * 40,
+            "C2PA_CERT_CHAIN": tmp_path / "chain.pem",
+            "C2PA_PRIVATE_KEY": tmp_path / "signer.key",
+        }
+    )
+    # when an image is signed with it, then the credentials name that organization
+    configured = signing_material(settings)
+    assert configured.algorithm == "es256"
+    signed = sign_image(
+        png(), "image/png", title="t", assertion={}, material=configured, version="1"
+    )
+    found = read_credentials(signed, "image/png")
+    assert found is not None
+    assert found.signer is not None
+    assert "Market Example Inc" in found.signer
+    assert not (tmp_path / "var" / "c2pa").exists()  # no development chain was made

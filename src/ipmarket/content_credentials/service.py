@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio.to_thread
 import structlog
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -233,3 +233,9 @@ async def credentials_of(
         )
         for row in (await session.execute(stmt)).scalars()
     }
+
+
+async def resign_product_images(session: AsyncSession, product_id: uuid.UUID) -> None:
+    """What a product's images state changed (its title): their copies are made again by the
+    next signing run. Until then the originals are served; old copies stay as files."""
+    await session.execute(delete(SignedImage).where(SignedImage.product_id == product_id))
