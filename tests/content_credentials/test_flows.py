@@ -56,9 +56,12 @@ async def test_a_published_products_image_is_served_signed(
     own = (await client.get(f"/v1/products/{product['id']}", headers=shop.seller.auth)).json()
     assert (await client.get(path_of(own["data"]["images"][0]))).content == original
     # and the public product page shows the signed copy
+    signed_id = seen["images"][0].split("/v1/files/")[1].split("/")[0]
     page = await client.get(f"/products/{product['id']}")
     assert page.status_code == 200
-    assert seen["images"][0].split("/v1/files/")[1].split("/")[0] in page.text
+    assert signed_id in page.text
+    # and so does the catalogue's card of it
+    assert signed_id in (await client.get("/products")).text
 
 
 async def test_a_changed_copy_no_longer_validates(client: httpx.AsyncClient, db: Database) -> None:

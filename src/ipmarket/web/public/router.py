@@ -119,12 +119,13 @@ async def home(request: Request, session: DbSession, settings: AppSettings) -> R
         AssetFilters(), sort="newest", offset=0, limit=HOME_ASSETS
     )
     names = await _names(session, [*newest, *popular], assets)
+    copies = await content_credentials.served_images(session, [p.id for p in [*newest, *popular]])
     return render(
         request,
         "public/home.html",
         {
-            "products": product_cards(newest, names, settings),
-            "popular": product_cards(popular, names, settings),
+            "products": product_cards(newest, names, settings, copies),
+            "popular": product_cards(popular, names, settings, copies),
             "on_sale": on_sale,
             "categories": categories,
             "assets": asset_cards(assets, names),
@@ -205,7 +206,12 @@ async def search_products(
         page
         | {
             "q": query.q,
-            "cards": product_cards(products, names, settings),
+            "cards": product_cards(
+                products,
+                names,
+                settings,
+                await content_credentials.served_images(session, [p.id for p in products]),
+            ),
             "total": total,
             "paging": Pagination.of(page=query.page, limit=PAGE_SIZE, total=total),
             "base_url": url_with("/products", kept),
@@ -378,7 +384,12 @@ async def ip_asset_page(
             "derived_from": derived_from,
             "own": own,
             "can_apply": viewer is None or viewer.can(Permission.APPLY_LICENSE),
-            "products": product_cards(products, names, settings),
+            "products": product_cards(
+                products,
+                names,
+                settings,
+                await content_credentials.served_images(session, [p.id for p in products]),
+            ),
             "product_total": product_total,
         },
     )
@@ -411,7 +422,12 @@ async def person(
             "user_type": USER_TYPES.get(profile.user_type, profile.user_type),
             "assets": asset_cards(assets, names),
             "asset_total": asset_total,
-            "products": product_cards(products, names, settings),
+            "products": product_cards(
+                products,
+                names,
+                settings,
+                await content_credentials.served_images(session, [p.id for p in products]),
+            ),
             "product_total": product_total,
         },
     )

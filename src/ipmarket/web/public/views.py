@@ -37,8 +37,13 @@ class ProductCard:
 
 
 def product_cards(
-    products: list[Product], names: dict[uuid.UUID, str], settings: Settings
+    products: list[Product],
+    names: dict[uuid.UUID, str],
+    settings: Settings,
+    copies: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID] | None = None,
 ) -> list[ProductCard]:
+    """Cards of products; their image is the signed copy (content credentials) among
+    `copies` (`content_credentials.served_images`) when there is one."""
     now = utcnow()
     return [
         ProductCard(
@@ -48,7 +53,11 @@ def product_cards(
             price=from_minor(p.price_minor),
             currency=p.currency,
             image=(
-                signed_url(p.image_file_ids[0], settings=settings, now=now)
+                signed_url(
+                    content_credentials.served(copies or {}, p.id, p.image_file_ids[:1])[0],
+                    settings=settings,
+                    now=now,
+                )
                 if p.image_file_ids
                 else None
             ),
