@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     stripe_secret_key: SecretStr | None = Field(default=None, alias="STRIPE_SECRET_KEY")
     stripe_webhook_secret: SecretStr | None = Field(default=None, alias="STRIPE_WEBHOOK_SECRET")
     stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")
+    # Content credentials (C2PA) of product images: the PEM certificate chain (signer first)
+    # and its PEM private key. Development generates a chain under VAR_DIR; production
+    # refuses to start without both (`content_credentials.configure_signing`).
+    c2pa_cert_chain: Path | None = Field(default=None, alias="C2PA_CERT_CHAIN")
+    c2pa_private_key: Path | None = Field(default=None, alias="C2PA_PRIVATE_KEY")
     # Run the outbox relay inside the API process (the embedded mode).
     relay_in_process: bool | None = Field(default=None, alias="RELAY_IN_PROCESS")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")

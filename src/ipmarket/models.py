@@ -1,6 +1,7 @@
 """Every module's tables, gathered for Alembic. Import nothing else from here."""
 
 from ipmarket.audit.models import AuditLog
+from ipmarket.content_credentials.models import ImageCredentials, SignedImage
 from ipmarket.eventbus.models import OutboxEvent, ProcessedEvent
 from ipmarket.files.models import StoredFile
 from ipmarket.identity.models import AuthSession, OneTimeToken, RefreshToken, User
@@ -30,6 +31,7 @@ __all__ = [
     "AuthorizationChain",
     "IPAsset",
     "IdempotencyKey",
+    "ImageCredentials",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerPosting",
@@ -43,6 +45,7 @@ __all__ = [
     "ProviderEvent",
     "RefreshToken",
     "Refund",
+    "SignedImage",
     "StoredFile",
     "Transaction",
     "User",

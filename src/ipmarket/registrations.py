@@ -7,4 +7,5 @@ import ipmarket.licensing.jobs
 import ipmarket.payments.consumers
 import ipmarket.payments.jobs
 import ipmarket.products.hooks
+import ipmarket.products.jobs
 import ipmarket.provenance.consumers  # noqa: F401

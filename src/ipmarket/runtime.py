@@ -14,6 +14,7 @@ import importlib.util
 from dataclasses import dataclass
 
 from ipmarket.config import Settings
+from ipmarket.content_credentials import configure_signing
 from ipmarket.kit.cache import Cache, make_cache
 from ipmarket.kit.db import Database
 from ipmarket.kit.embedded_db import resolve_database_url
@@ -71,6 +72,7 @@ def bootstrap(settings: Settings) -> Runtime:
     configure_email(make_email_sender(settings))
     configure_verification_cache(cache)
     configure_provider(make_provider(settings))
+    configure_signing(settings)  # refuses production without its C2PA certificate
     configure_license_fees(LicenseFeePort())
     license_fees()  # a process that wires no license-fee port fails here, not mid-approval
     return Runtime(settings=settings, db=db, cache=cache)

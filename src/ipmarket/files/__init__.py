@@ -11,7 +11,10 @@ from ipmarket.files.service import (
     accepted_upload,
     file_hashes,
     file_id_from_url,
+    read_bytes,
     resolve_owned_files,
+    store_derived,
+    stored_files,
 )
 from ipmarket.files.signing import FILES_PATH, signed_url, url_key
 from ipmarket.files.sniff import sniff
@@ -27,8 +30,11 @@ __all__ = [
     "file_id_from_url",
     "get_storage",
     "make_storage",
+    "read_bytes",
     "resolve_owned_files",
     "signed_url",
     "sniff",
+    "store_derived",
+    "stored_files",
     "url_key",
 ]

@@ -5,6 +5,7 @@ Services flush but never commit: the request owns the transaction.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import AsyncIterator, Collection
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ipmarket.files.models import StoredFile
 from ipmarket.files.repository import FileRepository
 from ipmarket.files.signing import FILES_PATH
-from ipmarket.files.storage import Storage
+from ipmarket.files.storage import Storage, new_key
 from ipmarket.files.upload import ReceivedUpload, UploadPolicy, discard, store_file
 from ipmarket.kit.errors import NotFound, ValidationFailed
 from ipmarket.settings import get_platform_settings
@@ -158,3 +159,48 @@ async def resolve_owned_files(
 async def file_hashes(session: AsyncSession, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
     """The SHA-256 (hex) of each file among `ids` that exists (one query)."""
     return await FileRepository(session).hashes(ids)
+
+
+async def stored_files(
+    session: AsyncSession, ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, StoredFile]:
+    """The files among `ids` that exist, by id (one query)."""
+    return await FileRepository(session).by_ids(ids)
+
+
+async def read_bytes(storage: Storage, stored: StoredFile) -> bytes:
+    """The whole content of a stored file, for the few that are read in memory (images)."""
+    return b"".join([chunk async for chunk in storage.read(stored.storage_key)])
+
+
+async def store_derived(
+    session: AsyncSession,
+    storage: Storage,
+    *,
+    owner_id: uuid.UUID,
+    data: bytes,
+    content_type: str,
+    filename: str | None,
+) -> StoredFile:
+    """A file the server made from another (a signed copy of an image), stored and recorded
+    as `owner_id`'s. Not subject to the upload policy: its source already passed it."""
+    key = new_key()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield data
+
+    await storage.save(key, chunks())
+    try:
+        return await FileService(session).record(
+            owner_id,
+            ReceivedUpload(
+                key=key,
+                content_type=content_type,
+                size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                filename=filename,
+            ),
+        )
+    except BaseException:
+        await discard(storage, key)
+        raise

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 
+from ipmarket import content_credentials
 from ipmarket.config import Settings
 from ipmarket.files import signed_url
 from ipmarket.identity import (
@@ -20,6 +21,7 @@ from ipmarket.identity import (
 from ipmarket.ip_assets.models import IPAsset
 from ipmarket.ip_assets.repository import AssetFilters
 from ipmarket.ip_assets.schemas import (
+    ContentCredentialsRead,
     IPAssetCreate,
     IPAssetRead,
     IPAssetUpdate,
@@ -40,10 +42,14 @@ Owner = Annotated[Principal, Depends(Authorize(Permission.CREATE_IP, Permission.
 Reviewer = Annotated[Principal, Depends(Authorize(Permission.VERIFY_IP))]
 
 
-def asset_reads(assets: list[IPAsset], settings: Settings) -> list[IPAssetRead]:
-    """API views of assets; file URLs are signed afresh for each answer."""
+async def asset_reads(
+    session: DbSession, assets: list[IPAsset], settings: Settings
+) -> list[IPAssetRead]:
+    """API views of assets; file URLs are signed afresh for each answer, and the content
+    credentials their images carried come along (one query for the whole page)."""
     now = utcnow()
     urls = {f: signed_url(f, settings=settings, now=now) for a in assets for f in a.file_ids}
+    found = await content_credentials.credentials_of(session, list(urls))
     return [
         IPAssetRead(
             id=a.id,
@@ -53,6 +59,11 @@ def asset_reads(assets: list[IPAsset], settings: Settings) -> list[IPAssetRead]:
             category=a.category,
             content_type=a.content_type,
             file_urls=[urls[f] for f in a.file_ids],
+            content_credentials=[
+                ContentCredentialsRead.of(urls[f], credentials)
+                for f in a.file_ids
+                if (credentials := found.get(f)) is not None
+            ],
             metadata=a.metadata_,
             verification_status=a.verification_status,
             blockchain_hash=a.blockchain_hash,
@@ -103,7 +114,12 @@ async def list_assets(
     assets, total = await _service(session, settings).search(
         filters, sort=chosen, offset=paging.offset, limit=paging.limit
     )
-    return paged(asset_reads(assets, settings), page=paging.page, limit=paging.limit, total=total)
+    return paged(
+        await asset_reads(session, assets, settings),
+        page=paging.page,
+        limit=paging.limit,
+        total=total,
+    )
 
 
 @router.post(
@@ -113,7 +129,7 @@ async def create_asset(
     body: IPAssetCreate, session: DbSession, settings: AppSettings, principal: Owner
 ) -> APIResponse[IPAssetRead]:
     asset = await _service(session, settings).create(principal, body)
-    return ok(asset_reads([asset], settings)[0])
+    return ok((await asset_reads(session, [asset], settings))[0])
 
 
 @router.get("/{asset_id}", responses=_ERRORS, summary="An IP asset", openapi_extra=OPTIONAL_AUTH)
@@ -121,7 +137,7 @@ async def get_asset(
     asset_id: uuid.UUID, session: DbSession, settings: AppSettings, viewer: MaybePrincipal
 ) -> APIResponse[IPAssetRead]:
     asset = await _service(session, settings).visible(asset_id, viewer)
-    return ok(asset_reads([asset], settings)[0])
+    return ok((await asset_reads(session, [asset], settings))[0])
 
 
 @router.put("/{asset_id}", responses=_ERRORS, summary="Edit your IP asset")
@@ -133,7 +149,7 @@ async def update_asset(
     principal: Owner,
 ) -> APIResponse[IPAssetRead]:
     asset = await _service(session, settings).update(principal, asset_id, body)
-    return ok(asset_reads([asset], settings)[0])
+    return ok((await asset_reads(session, [asset], settings))[0])
 
 
 @router.delete("/{asset_id}", responses=_ERRORS, summary="Delete your IP asset (soft)")
@@ -149,7 +165,7 @@ async def submit_asset(
     asset_id: uuid.UUID, session: DbSession, settings: AppSettings, principal: Owner
 ) -> APIResponse[IPAssetRead]:
     asset = await _service(session, settings).submit(principal, asset_id)
-    return ok(asset_reads([asset], settings)[0])
+    return ok((await asset_reads(session, [asset], settings))[0])
 
 
 @admin_router.put("/{asset_id}/verify", responses=_ERRORS, summary="Approve or reject an IP asset")
@@ -161,4 +177,4 @@ async def review_asset(
     reviewer: Reviewer,
 ) -> APIResponse[IPAssetRead]:
     asset = await _service(session, settings).review(reviewer, asset_id, body.decision, body.reason)
-    return ok(asset_reads([asset], settings)[0])
+    return ok((await asset_reads(session, [asset], settings))[0])

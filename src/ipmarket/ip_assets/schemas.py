@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
+from ipmarket.content_credentials import Credentials, describe
 from ipmarket.kit.schemas import JsonObject, PatchSchema, ReadSchema, Schema
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
@@ -39,6 +40,30 @@ class IPAssetUpdate(PatchSchema):
     metadata: Metadata | None = None
 
 
+class ContentCredentialsRead(ReadSchema):
+    """The C2PA credentials an uploaded image carries: who made it, with what, and whether
+    they check out (`validation`: trusted, valid, or invalid when the image or its manifest
+    was changed after signing)."""
+
+    file_url: str
+    validation: str
+    author: str | None
+    tool: str | None
+    signer: str | None
+    summary: str
+
+    @classmethod
+    def of(cls, file_url: str, credentials: Credentials) -> ContentCredentialsRead:
+        return cls(
+            file_url=file_url,
+            validation=credentials.validation.value,
+            author=credentials.author,
+            tool=credentials.tool,
+            signer=credentials.signer,
+            summary=describe(credentials),
+        )
+
+
 class IPAssetRead(ReadSchema):
     """Seed `IPAsset`, plus the derivation link and review details."""
 
@@ -49,6 +74,8 @@ class IPAssetRead(ReadSchema):
     category: str
     content_type: str
     file_urls: list[str]
+    # One entry per image that carries content credentials (C2PA); images without: none.
+    content_credentials: list[ContentCredentialsRead] = Field(default_factory=list)
     metadata: dict[str, Any]
     verification_status: str
     blockchain_hash: str | None

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ipmarket import audit, provenance
+from ipmarket import audit, content_credentials, provenance
 from ipmarket.eventbus import publish
 from ipmarket.files import file_hashes, resolve_owned_files
 from ipmarket.identity import Permission, Principal
@@ -140,6 +140,7 @@ class IPAssetService:
             self.session, data.file_urls, principal.id, base_url=self.base_url
         )
         file_ids = [f.id for f in files]
+        await content_credentials.record_credentials(self.session, files)
         asset = IPAsset(
             id=new_id(),
             creator_id=principal.id,
@@ -202,6 +203,7 @@ class IPAssetService:
                 self.session, data.file_urls, principal.id, base_url=self.base_url
             )
             asset.file_ids = [f.id for f in files]
+            await content_credentials.record_credentials(self.session, files)
         hashes = await file_hashes(self.session, asset.file_ids)
         asset.content_hash = content_hash(
             asset.title, asset.description, [hashes[f] for f in asset.file_ids]

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.ip_assets import AssetStatus, IPAsset, VerificationStatus
@@ -203,3 +203,24 @@ class ProductRepository:
             .returning(Product.id)
         )
         return list(rows.scalars())
+
+    async def with_unsigned_images(self, *, limit: int) -> list[Product]:
+        """Products on sale with an image that has no signed copy (nor a recorded failure)
+        yet, the most recently changed first (one query)."""
+        # content_credentials' table of signed copies, by name: that module is below this one.
+        unsigned = text(
+            "EXISTS (SELECT 1 FROM unnest(products.image_file_ids) AS image(file_id) "
+            "WHERE NOT EXISTS (SELECT 1 FROM signed_images AS s "
+            "WHERE s.product_id = products.id AND s.original_file_id = image.file_id))"
+        )
+        stmt = (
+            select(Product)
+            .where(
+                Product.status.in_([ProductStatus.ACTIVE.value, ProductStatus.SOLD_OUT.value]),
+                Product.deleted_at.is_(None),
+                unsigned,
+            )
+            .order_by(Product.updated_at.desc())
+            .limit(limit)
+        )
+        return list((await self.session.execute(stmt)).scalars())

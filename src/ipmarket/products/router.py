@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 
-from ipmarket import provenance
+from ipmarket import content_credentials, provenance
 from ipmarket.config import Settings
 from ipmarket.files import signed_url
 from ipmarket.identity import (
@@ -46,6 +46,10 @@ async def product_reads(
     now = utcnow()
     own = [p.id for p in products if viewer is not None and p.creator_id == viewer.id]
     codes = await provenance.codes_of(session, own)
+    # Others get the signed copies (content credentials); the seller edits with the originals.
+    copies = await content_credentials.served_images(
+        session, [p.id for p in products if p.id not in own]
+    )
     return [
         ProductRead(
             id=p.id,
@@ -58,7 +62,10 @@ async def product_reads(
             price=from_minor(p.price_minor),
             currency=p.currency,
             inventory_count=p.inventory_count,
-            images=[signed_url(f, settings=settings, now=now) for f in p.image_file_ids],
+            images=[
+                signed_url(f, settings=settings, now=now)
+                for f in content_credentials.served(copies, p.id, p.image_file_ids)
+            ],
             specifications=p.specifications,
             status=p.status,
             authenticity_verified=p.authenticity_verified,

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ipmarket import audit, provenance
+from ipmarket import audit, content_credentials, provenance
 from ipmarket.eventbus import publish
 from ipmarket.files import resolve_owned_files
 from ipmarket.identity import Permission, Principal
@@ -152,6 +152,8 @@ class ProductService:
         if data.title is not None:
             if data.title != product.title and product.published_at is not None:
                 await self._forget_cached_answers(product)  # verification shows the title
+                # so do the images' content credentials: they are signed again
+                await content_credentials.resign_product_images(self.session, product.id)
             product.title = data.title
         if data.description is not None:
             product.description = data.description

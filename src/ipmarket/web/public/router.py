@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from ipmarket import provenance
+from ipmarket import content_credentials, provenance
 from ipmarket.config import Settings
 from ipmarket.identity import (
     AppSettings,
@@ -41,6 +41,7 @@ from ipmarket.web.public.queries import (
 )
 from ipmarket.web.public.views import (
     asset_cards,
+    credential_words,
     product_cards,
     signed_files,
     terms_views,
@@ -118,12 +119,13 @@ async def home(request: Request, session: DbSession, settings: AppSettings) -> R
         AssetFilters(), sort="newest", offset=0, limit=HOME_ASSETS
     )
     names = await _names(session, [*newest, *popular], assets)
+    copies = await content_credentials.served_images(session, [p.id for p in [*newest, *popular]])
     return render(
         request,
         "public/home.html",
         {
-            "products": product_cards(newest, names, settings),
-            "popular": product_cards(popular, names, settings),
+            "products": product_cards(newest, names, settings, copies),
+            "popular": product_cards(popular, names, settings, copies),
             "on_sale": on_sale,
             "categories": categories,
             "assets": asset_cards(assets, names),
@@ -204,7 +206,12 @@ async def search_products(
         page
         | {
             "q": query.q,
-            "cards": product_cards(products, names, settings),
+            "cards": product_cards(
+                products,
+                names,
+                settings,
+                await content_credentials.served_images(session, [p.id for p in products]),
+            ),
             "total": total,
             "paging": Pagination.of(page=query.page, limit=PAGE_SIZE, total=total),
             "base_url": url_with("/products", kept),
@@ -250,7 +257,15 @@ async def product_page(
             "product": product_cards([product], names, settings)[0],
             "description": product.description,
             "specifications": product.specifications or {},
-            "images": signed_files(product.image_file_ids, settings),
+            # The signed copies (content credentials) in place of the originals, once made.
+            "images": signed_files(
+                content_credentials.served(
+                    await content_credentials.served_images(session, [product.id]),
+                    product.id,
+                    product.image_file_ids,
+                ),
+                settings,
+            ),
             "published_at": product.published_at,
             "chain": chain,
             "own": own,
@@ -363,12 +378,18 @@ async def ip_asset_page(
             "verification_status": asset.verification_status,
             "files": signed_files(asset.file_ids, settings),
             "image": asset.content_type.lower().startswith("image"),
+            "credentials": await credential_words(session, asset.file_ids),
             "terms": offered,
             "retired": [t for t in terms_views(terms) if not t.current],
             "derived_from": derived_from,
             "own": own,
             "can_apply": viewer is None or viewer.can(Permission.APPLY_LICENSE),
-            "products": product_cards(products, names, settings),
+            "products": product_cards(
+                products,
+                names,
+                settings,
+                await content_credentials.served_images(session, [p.id for p in products]),
+            ),
             "product_total": product_total,
         },
     )
@@ -401,7 +422,12 @@ async def person(
             "user_type": USER_TYPES.get(profile.user_type, profile.user_type),
             "assets": asset_cards(assets, names),
             "asset_total": asset_total,
-            "products": product_cards(products, names, settings),
+            "products": product_cards(
+                products,
+                names,
+                settings,
+                await content_credentials.served_images(session, [p.id for p in products]),
+            ),
             "product_total": product_total,
         },
     )

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ipmarket import content_credentials
 from ipmarket.config import Settings
 from ipmarket.files import signed_url
 from ipmarket.ip_assets import IPAsset
@@ -34,8 +37,13 @@ class ProductCard:
 
 
 def product_cards(
-    products: list[Product], names: dict[uuid.UUID, str], settings: Settings
+    products: list[Product],
+    names: dict[uuid.UUID, str],
+    settings: Settings,
+    copies: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID] | None = None,
 ) -> list[ProductCard]:
+    """Cards of products; their image is the signed copy (content credentials) among
+    `copies` (`content_credentials.served_images`) when there is one."""
     now = utcnow()
     return [
         ProductCard(
@@ -45,7 +53,11 @@ def product_cards(
             price=from_minor(p.price_minor),
             currency=p.currency,
             image=(
-                signed_url(p.image_file_ids[0], settings=settings, now=now)
+                signed_url(
+                    content_credentials.served(copies or {}, p.id, p.image_file_ids[:1])[0],
+                    settings=settings,
+                    now=now,
+                )
                 if p.image_file_ids
                 else None
             ),
@@ -80,6 +92,17 @@ def asset_cards(assets: list[IPAsset], names: dict[uuid.UUID, str]) -> list[Asse
             derivative=a.parent_license_id is not None,
         )
         for a in assets
+    ]
+
+
+async def credential_words(session: AsyncSession, file_ids: list[uuid.UUID]) -> list[str]:
+    """The content credentials (C2PA) of an asset's images in plain words, one line per image
+    that carries them, in the asset's order."""
+    found = await content_credentials.credentials_of(session, file_ids)
+    return [
+        f"Image {index}: {content_credentials.describe(credentials)}"
+        for index, file_id in enumerate(file_ids, start=1)
+        if (credentials := found.get(file_id)) is not None
     ]
 
 

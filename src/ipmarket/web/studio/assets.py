@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ipmarket import content_credentials
 from ipmarket.config import Settings
 from ipmarket.files import accepted_upload
 from ipmarket.identity import AppSettings, Principal
@@ -186,7 +187,13 @@ async def _asset_page(
 ) -> dict[str, Any]:
     asset = await _owned_view(session, settings, principal, asset_id)
     terms = await LicensingService(session).list_terms(asset_id, principal, history=False)
-    return {"asset": asset, "terms": [TermsView.of(t) for t in terms]}
+    found = await content_credentials.credentials_of(session, [f.id for f in asset.files])
+    credentials = [
+        f"{f.label}: {content_credentials.describe(c)}"
+        for f in asset.files
+        if (c := found.get(f.id)) is not None
+    ]
+    return {"asset": asset, "terms": [TermsView.of(t) for t in terms], "credentials": credentials}
 
 
 @router.post("/studio/assets/{asset_id}/submit", response_class=HTMLResponse)
