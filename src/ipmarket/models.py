@@ -20,6 +20,7 @@ from ipmarket.payments.models import (
 from ipmarket.products.models import Product
 from ipmarket.provenance.models import AuthorizationChain
 from ipmarket.settings.models import AdminSetting
+from ipmarket.transparency.models import LogEntry, LogHead, LogNode, SignedCheckpoint
 
 metadata = Base.metadata
 
@@ -35,6 +36,9 @@ __all__ = [
     "LedgerPosting",
     "LicenseApplication",
     "LicenseTerms",
+    "LogEntry",
+    "LogHead",
+    "LogNode",
     "OneTimeToken",
     "OutboxEvent",
     "Payout",
@@ -43,6 +47,7 @@ __all__ = [
     "ProviderEvent",
     "RefreshToken",
     "Refund",
+    "SignedCheckpoint",
     "StoredFile",
     "Transaction",
     "User",
