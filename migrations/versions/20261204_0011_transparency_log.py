@@ -67,7 +67,10 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=50), nullable=False),
         sa.Column("subjects", postgresql.ARRAY(sa.String(length=100)), nullable=False),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.CheckConstraint("leaf_index >= 0", name=op.f("ck_transparency_entries_leaf_index")),
         sa.PrimaryKeyConstraint("leaf_index", name=op.f("pk_transparency_entries")),
@@ -79,6 +82,9 @@ def upgrade() -> None:
         ["subjects"],
         unique=False,
         postgresql_using="gin",
+    )
+    op.create_index(
+        "idx_transparency_entries_leaf_hash", "transparency_entries", ["leaf_hash"], unique=False
     )
     op.create_table(
         "transparency_nodes",
@@ -93,7 +99,10 @@ def upgrade() -> None:
         sa.Column("tree_size", sa.BigInteger(), nullable=False),
         sa.Column("frontier", sa.LargeBinary(), nullable=False),
         sa.Column(
-            "updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.CheckConstraint("id = 1", name=op.f("ck_transparency_head_single_row")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_transparency_head")),
@@ -106,7 +115,10 @@ def upgrade() -> None:
         sa.Column("signature", sa.LargeBinary(), nullable=False),
         sa.Column("key_id", sa.String(length=64), nullable=False),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.PrimaryKeyConstraint("tree_size", name=op.f("pk_transparency_checkpoints")),
         sa.UniqueConstraint("timestamp_ms", name=op.f("uq_transparency_checkpoints_timestamp_ms")),
@@ -142,6 +154,7 @@ def downgrade() -> None:
         table_name="transparency_entries",
         postgresql_using="gin",
     )
+    op.drop_index("idx_transparency_entries_leaf_hash", table_name="transparency_entries")
     op.drop_table("transparency_entries")
     op.execute("DROP FUNCTION transparency_checkpoint_forward()")
     op.execute("DROP FUNCTION transparency_head_grows()")

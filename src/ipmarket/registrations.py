@@ -7,4 +7,6 @@ import ipmarket.licensing.jobs
 import ipmarket.payments.consumers
 import ipmarket.payments.jobs
 import ipmarket.products.hooks
-import ipmarket.provenance.consumers  # noqa: F401
+import ipmarket.provenance.consumers
+import ipmarket.transparency.consumers
+import ipmarket.transparency.jobs  # noqa: F401

@@ -18,8 +18,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, LargeBinary, SmallInteger, String
-from sqlalchemy import func
+from sqlalchemy import BigInteger, CheckConstraint, Index, LargeBinary, SmallInteger, String, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,6 +30,7 @@ class LogEntry(Base):
     __tablename__ = "transparency_entries"
     __table_args__ = (
         Index("idx_transparency_entries_subjects", "subjects", postgresql_using="gin"),
+        Index("idx_transparency_entries_leaf_hash", "leaf_hash"),
         CheckConstraint("leaf_index >= 0", name="leaf_index"),
     )
 
@@ -47,9 +47,7 @@ class LogNode(Base):
     __tablename__ = "transparency_nodes"
 
     level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
-    index: Mapped[int] = mapped_column(
-        "idx", BigInteger, primary_key=True, autoincrement=False
-    )
+    index: Mapped[int] = mapped_column("idx", BigInteger, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary)
 
 
