@@ -184,11 +184,15 @@ async def test_a_handler_that_rolled_back_appended_nothing_and_redelivery_append
     db: Database,
 ) -> None:
     [event] = await published(db, story()[:1])
+
     # given a delivery whose transaction died after the append
-    with pytest.raises(RuntimeError):
+    async def killed_after_appending() -> None:
         async with db.transaction() as session:
             await record_event(session, event)
             raise RuntimeError("worker killed")
+
+    with pytest.raises(RuntimeError):
+        await killed_after_appending()
     assert await kinds(db) == []
     # when it is delivered again, twice
     await deliver(db, event)
@@ -259,8 +263,11 @@ async def test_checkpoints_sign_growth_move_forward_and_verify_with_the_key(db: 
         "TRUNCATE transparency_entries CASCADE",
         "UPDATE transparency_head SET tree_size = 0",
         "DELETE FROM transparency_head",
-        "INSERT INTO transparency_checkpoints (tree_size, root_hash, timestamp_ms, signature, key_id)"
-        " VALUES (1, '\\x00', 1, '\\x00', 'k')",
+        (
+            "INSERT INTO transparency_checkpoints"
+            " (tree_size, root_hash, timestamp_ms, signature, key_id)"
+            " VALUES (1, '\\x00', 1, '\\x00', 'k')"
+        ),
     ],
 )
 async def test_the_database_refuses_to_rewrite_the_log(db: Database, statement: str) -> None:
