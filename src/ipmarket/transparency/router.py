@@ -121,9 +121,14 @@ async def get_inclusion_proof(
         index, hash_hex = found.leaf_index, found.leaf_hash
     else:
         assert leaf_index is not None
-        await service.inclusion_proof(session, 0, tree_size)  # refuses a size beyond the log
-        at = await service.entry_at(session, leaf_index)
-        if at is None or leaf_index >= tree_size:
+        size = await service.log_size(session)
+        if tree_size > size:
+            raise NotFound(
+                f"The log has {size} entries: treeSize {tree_size} is beyond it",
+                details={"reason": "beyond_log", "logSize": size},
+            )
+        at = await service.entry_at(session, leaf_index) if leaf_index < tree_size else None
+        if at is None:
             raise ValidationFailed(
                 f"Leaf {leaf_index} is not in the tree of size {tree_size}",
                 details={"reason": "leaf_not_in_tree"},
