@@ -292,3 +292,20 @@ async def test_entries_older_than_the_lookback_are_not_waited_for(db: Database) 
     assert await kinds(db) == ["license.approved"]
     await deliver(db, old)
     assert await kinds(db) == ["license.approved", "ip_asset.approved"]
+
+
+def test_the_log_listens_on_the_blockchain_queue_and_signs_every_minute() -> None:
+    import ipmarket.registrations  # noqa: F401 - registers consumers and jobs
+    from ipmarket.eventbus import Queue, registry
+    from ipmarket.kit.periodic import job_registry
+
+    consumer = registry.get("transparency.log")
+    assert consumer.queue == Queue.BLOCKCHAIN
+    assert consumer.event_types == {
+        EventType.IP_ASSET_APPROVED,
+        EventType.LICENSE_APPROVED,
+        EventType.PRODUCT_PUBLISHED,
+        EventType.AUTHORIZATION_REVOKED,
+        EventType.IP_ASSET_SUSPENDED,
+    }
+    assert job_registry.jobs["transparency.sign_checkpoint"].interval.total_seconds() == 60
