@@ -19,6 +19,7 @@ from ipmarket.payments.router import purchase_router
 from ipmarket.payments.router import router as payments_router
 from ipmarket.products.router import router as products_router
 from ipmarket.provenance.router import router as verification_router
+from ipmarket.transparency.router import router as transparency_router
 
 API_PREFIX = "/v1"
 
@@ -43,6 +44,12 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/v1/products/{product_id}"),
         ("GET", "/v1/products/{product_id}/verify"),
         ("GET", "/v1/verify/{code}"),
+        # the transparency log is public evidence
+        ("GET", "/v1/transparency/checkpoint"),
+        ("GET", "/v1/transparency/entries"),
+        ("GET", "/v1/transparency/proof/inclusion"),
+        ("GET", "/v1/transparency/proof/consistency"),
+        ("GET", "/v1/transparency/key"),
         # the Stripe-Signature header is the authorization
         ("POST", "/v1/payments/webhooks/stripe"),
     }
@@ -66,6 +73,7 @@ MODULE_ROUTERS: tuple[APIRouter, ...] = (
     purchase_router,
     payments_router,
     verification_router,
+    transparency_router,
 )
 
 

@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     # refuses to start without both (`content_credentials.configure_signing`).
     c2pa_cert_chain: Path | None = Field(default=None, alias="C2PA_CERT_CHAIN")
     c2pa_private_key: Path | None = Field(default=None, alias="C2PA_PRIVATE_KEY")
+    # Ed25519 key that signs the transparency log's checkpoints: PEM (PKCS#8) or the 32-byte
+    # raw private key in hex. Development keeps a generated one under VAR_DIR; production
+    # refuses to boot without it (`transparency.signer_from_settings`).
+    transparency_signing_key: SecretStr | None = Field(
+        default=None, alias="TRANSPARENCY_SIGNING_KEY"
+    )
     # Run the outbox relay inside the API process (the embedded mode).
     relay_in_process: bool | None = Field(default=None, alias="RELAY_IN_PROCESS")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")

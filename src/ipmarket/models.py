@@ -21,6 +21,7 @@ from ipmarket.payments.models import (
 from ipmarket.products.models import Product
 from ipmarket.provenance.models import AuthorizationChain
 from ipmarket.settings.models import AdminSetting
+from ipmarket.transparency.models import LogEntry, LogHead, LogNode, SignedCheckpoint
 
 metadata = Base.metadata
 
@@ -37,6 +38,9 @@ __all__ = [
     "LedgerPosting",
     "LicenseApplication",
     "LicenseTerms",
+    "LogEntry",
+    "LogHead",
+    "LogNode",
     "OneTimeToken",
     "OutboxEvent",
     "Payout",
@@ -45,6 +49,7 @@ __all__ = [
     "ProviderEvent",
     "RefreshToken",
     "Refund",
+    "SignedCheckpoint",
     "SignedImage",
     "StoredFile",
     "Transaction",

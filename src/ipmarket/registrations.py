@@ -8,4 +8,6 @@ import ipmarket.payments.consumers
 import ipmarket.payments.jobs
 import ipmarket.products.hooks
 import ipmarket.products.jobs
-import ipmarket.provenance.consumers  # noqa: F401
+import ipmarket.provenance.consumers
+import ipmarket.transparency.consumers
+import ipmarket.transparency.jobs  # noqa: F401

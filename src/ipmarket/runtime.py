@@ -24,6 +24,7 @@ from ipmarket.notifications import configure_email, make_email_sender
 from ipmarket.payments import LicenseFeePort, configure_provider
 from ipmarket.payments.providers import make_provider
 from ipmarket.provenance import configure_verification_cache
+from ipmarket.transparency import configure_signer, signer_from_settings
 
 # Imports every module's consumers, hook answers and periodic jobs (they register on import).
 REGISTRATIONS_MODULE = "ipmarket.registrations"
@@ -73,6 +74,7 @@ def bootstrap(settings: Settings) -> Runtime:
     configure_verification_cache(cache)
     configure_provider(make_provider(settings))
     configure_signing(settings)  # refuses production without its C2PA certificate
+    configure_signer(signer_from_settings(settings))  # production without a key stops here
     configure_license_fees(LicenseFeePort())
     license_fees()  # a process that wires no license-fee port fails here, not mid-approval
     return Runtime(settings=settings, db=db, cache=cache)

@@ -25,6 +25,7 @@ class EventType(StrEnum):
     IP_ASSET_CREATED = "ip_asset.created"
     IP_ASSET_APPROVED = "ip_asset.approved"
     IP_ASSET_REJECTED = "ip_asset.rejected"
+    IP_ASSET_SUSPENDED = "ip_asset.suspended"
 
     LICENSE_APPLIED = "license.applied"
     LICENSE_APPROVED = "license.approved"
@@ -32,6 +33,8 @@ class EventType(StrEnum):
     LICENSE_REVOKED = "license.revoked"
 
     PRODUCT_CREATED = "product.created"
+    # Put on sale for the first time: it has its chain record and verification code.
+    PRODUCT_PUBLISHED = "product.published"
     PRODUCT_PURCHASED = "product.purchased"
     PRODUCT_REPORTED = "product.reported"
 

@@ -26,6 +26,14 @@ class IPAssetApproved(EventPayload):
     content_hash: str
 
 
+class IPAssetSuspended(EventPayload):
+    """Assets stopped being usable (derivatives of a license that was revoked or expired)."""
+
+    event_type: ClassVar[EventType] = EventType.IP_ASSET_SUSPENDED
+    ip_asset_ids: list[uuid.UUID]
+    reason: str
+
+
 class IPAssetRejected(EventPayload):
     event_type: ClassVar[EventType] = EventType.IP_ASSET_REJECTED
     ip_asset_id: uuid.UUID

@@ -24,6 +24,7 @@ from ipmarket.ip_assets.events import (
     IPAssetApproved,
     IPAssetCreated,
     IPAssetRejected,
+    IPAssetSuspended,
 )
 from ipmarket.ip_assets.locks import lock_asset, lock_derived_from
 from ipmarket.ip_assets.models import AssetStatus, IPAsset, VerificationStatus
@@ -369,5 +370,8 @@ async def suspend_derivatives(
     """Suspend the derivative assets made under any of `license_ids`; returns them."""
     repo = IPAssetRepository(session)
     derived = await lock_derived_from(session, license_ids)
-    await repo.suspend([a.id for a in derived], reason=reason, now=utcnow())
+    suspended = [a.id for a in derived if a.status == AssetStatus.ACTIVE]
+    await repo.suspend(suspended, reason=reason, now=utcnow())
+    if suspended:
+        await publish(session, IPAssetSuspended(ip_asset_ids=sorted(suspended), reason=reason))
     return derived

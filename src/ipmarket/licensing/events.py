@@ -26,6 +26,11 @@ class LicenseApproved(EventPayload):
     licensor_id: uuid.UUID
     approved_by: uuid.UUID | None
     expires_at: str | None
+    # For the transparency log (absent from events published before they existed):
+    # sha256 hex of the canonical JSON of the terms snapshot, and the license the asset
+    # itself derives under (None for an original work).
+    terms_hash: str | None = None
+    parent_license_id: uuid.UUID | None = None
 
 
 class LicenseRejected(EventPayload):

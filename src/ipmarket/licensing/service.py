@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ipmarket import audit, provenance
+from ipmarket import audit, provenance, transparency
 from ipmarket.eventbus import publish
 from ipmarket.identity import Permission, Principal
 from ipmarket.ip_assets import (
@@ -509,6 +509,8 @@ class LicensingService:
                 licensor_id=application.licensor_id,
                 approved_by=actor_id,
                 expires_at=application.expires_at.isoformat() if application.expires_at else None,
+                terms_hash=transparency.digest(application.terms_snapshot),
+                parent_license_id=asset.parent_license_id,
             ),
         )
 

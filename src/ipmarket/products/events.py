@@ -15,3 +15,16 @@ class ProductCreated(EventPayload):
     license_id: uuid.UUID
     ip_asset_id: uuid.UUID
     title: str
+
+
+class ProductPublished(EventPayload):
+    """A product went on sale for the first time, with its chain record and verification
+    code (only the code's SHA-256 travels: the code itself is the product's secret)."""
+
+    event_type: ClassVar[EventType] = EventType.PRODUCT_PUBLISHED
+    product_id: uuid.UUID
+    creator_id: uuid.UUID
+    chain_record_id: uuid.UUID
+    license_id: uuid.UUID
+    ip_asset_id: uuid.UUID
+    verification_code_hash: str

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ipmarket import audit, content_credentials, provenance
+from ipmarket import audit, content_credentials, provenance, transparency
 from ipmarket.eventbus import publish
 from ipmarket.files import resolve_owned_files
 from ipmarket.identity import Permission, Principal
@@ -19,7 +19,7 @@ from ipmarket.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ipmarket.kit.ids import new_id
 from ipmarket.kit.money import to_minor
 from ipmarket.licensing import LicensingService
-from ipmarket.products.events import ProductCreated
+from ipmarket.products.events import ProductCreated, ProductPublished
 from ipmarket.products.locks import lock_product
 from ipmarket.products.models import Product, ProductStatus
 from ipmarket.products.repository import ProductFilters, ProductRepository
@@ -209,6 +209,18 @@ class ProductService:
         )
         expiries = [link.expires_at for link in chain if link.expires_at is not None]
         product.authorized_until = min(expiries) if expiries else None
+        if product.published_at is None:  # the first time on sale: the log records it
+            await publish(
+                self.session,
+                ProductPublished(
+                    product_id=product.id,
+                    creator_id=product.creator_id,
+                    chain_record_id=record.id,
+                    license_id=product.license_id,
+                    ip_asset_id=chain[0].ip_asset_id,
+                    verification_code_hash=transparency.digest_text(record.verification_code or ""),
+                ),
+            )
         product.published_at = product.published_at or utcnow()
         product.authenticity_verified = True
         provenance.forget_product_after_commit(self.session, product.id, record.verification_code)
