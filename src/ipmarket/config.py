@@ -89,9 +89,7 @@ class Settings(BaseSettings):
     chain_contract_address: str | None = Field(default=None, alias="CHAIN_CONTRACT_ADDRESS")
     chain_id: int | None = Field(default=None, ge=1, alias="CHAIN_ID")
     chain_confirmations: int = Field(default=3, ge=1, le=1000, alias="CHAIN_CONFIRMATIONS")
-    chain_stuck_after_seconds: int = Field(
-        default=180, ge=5, alias="CHAIN_STUCK_AFTER_SECONDS"
-    )
+    chain_stuck_after_seconds: int = Field(default=180, ge=5, alias="CHAIN_STUCK_AFTER_SECONDS")
     # Run the outbox relay inside the API process (the embedded mode).
     relay_in_process: bool | None = Field(default=None, alias="RELAY_IN_PROCESS")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")

@@ -4,6 +4,7 @@
 import ipmarket.chain.consumers
 import ipmarket.chain.jobs
 import ipmarket.identity.consumers
+import ipmarket.ip_assets.consumers
 import ipmarket.licensing.hooks
 import ipmarket.licensing.jobs
 import ipmarket.payments.consumers

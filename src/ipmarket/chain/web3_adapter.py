@@ -9,6 +9,7 @@ does not exist yet and the estimate would revert; the contract's writes take a c
 
 from __future__ import annotations
 
+import ast
 import asyncio
 from typing import Any, cast
 
@@ -104,6 +105,11 @@ class Web3AuthorizationChain:
     @property
     def sender(self) -> str:
         return self._account.address
+
+    @property
+    def contract(self) -> AsyncContract:
+        """The web3 contract object (for tests and benchmarks)."""
+        return self._contract
 
     # --- writes: signed, never sent here ---------------------------------------------------
 
@@ -260,18 +266,33 @@ class Web3AuthorizationChain:
             tx = await self._w3.eth.get_transaction(HexBytes(transaction_hash))
             block = int(tx["blockNumber"] or 0)
             call: TxParams = {"from": tx["from"], "to": tx["to"], "data": tx["input"]}
-            await self._w3.eth.call(call, max(block - 1, 0))
-        except ContractLogicError as exc:
-            return _decode_error(exc)
         except _TRANSPORT_ERRORS as exc:
             return f"reverted (reason unavailable: {exc})"
-        return (
-            "reverted (the call succeeds when replayed: out of gas or state changed in its block)"
-        )
+        try:
+            await self._w3.eth.call(call, max(block - 1, 0))
+        except ContractLogicError as exc:
+            return _decode_error(exc.data if isinstance(exc.data, str) else None, exc)
+        except Exception as exc:
+            return _decode_error(_revert_data_in(str(exc)), exc)
+        return "reverted (its call succeeds when replayed: out of gas, or its block changed state)"
 
 
-def _decode_error(exc: ContractLogicError) -> str:
-    data = exc.data if isinstance(exc.data, str) else None
+def _revert_data_in(message: str) -> str | None:
+    """The revert data in eth-tester's message, which shows it as a bytes literal."""
+    start = message.find("b'")
+    if start < 0:
+        start = message.find('b"')
+    if start < 0:
+        return None
+    try:
+        value = ast.literal_eval(message[start:])
+    except (ValueError, SyntaxError):
+        return None
+    return "0x" + value.hex() if isinstance(value, bytes) else None
+
+
+def _decode_error(data: str | None, exc: Exception) -> str:
+    """`reverted: <ErrorName>` for the contract's custom errors, else the node's message."""
     if data and data.startswith("0x") and len(data) >= 10:
         selector = data[2:10]
         for item in contract_artifact().abi:
@@ -279,11 +300,7 @@ def _decode_error(exc: ContractLogicError) -> str:
                 continue
             signature = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
             if keccak(text=signature)[:4].hex() == selector:
-                return (
-                    f"reverted: {item['name']} ({data[10:]})"
-                    if len(data) > 10
-                    else f"reverted: {item['name']}"
-                )
+                return f"reverted: {item['name']}"
     return f"reverted: {exc}"
 
 
