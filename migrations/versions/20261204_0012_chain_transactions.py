@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("function", sa.String(length=64), nullable=False),
         sa.Column("arguments", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("record", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("log_position", sa.BigInteger(), nullable=False),
         sa.Column("tree_size", sa.BigInteger(), nullable=True),
         sa.Column("root_hash", sa.String(length=64), nullable=True),
         sa.Column("nonce", sa.BigInteger(), nullable=True),
@@ -61,7 +62,7 @@ def upgrade() -> None:
     op.create_index(
         "idx_chain_transactions_open",
         "chain_transactions",
-        ["created_at"],
+        ["log_position"],
         postgresql_where="status IN ('pending', 'signed', 'sent', 'mined')",
     )
     op.create_index(

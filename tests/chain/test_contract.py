@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hexbytes import HexBytes
 from eth_tester.exceptions import TransactionFailed
+from hexbytes import HexBytes
 from web3.exceptions import ContractLogicError
 
 from ipmarket.chain.ids import ZERO_AUTH, auth_id, user_address

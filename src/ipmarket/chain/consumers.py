@@ -25,7 +25,7 @@ async def record_entry(session: AsyncSession, event: Event) -> None:
             "chain.not_configured", leaf_index=appended.leaf_index, kind=appended.entry.get("kind")
         )
         return
-    await record_log_entry(session, chain, appended.entry, appended.leaf_hash)
+    await record_log_entry(session, chain, appended.entry, appended.leaf_hash, appended.leaf_index)
 
 
 @subscribe(

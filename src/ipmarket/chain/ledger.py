@@ -60,6 +60,7 @@ async def record_intent(
     function: str,
     arguments: list[Any],
     record: dict[str, Any],
+    log_position: int,
     tree_size: int | None = None,
     root_hash: str | None = None,
 ) -> bool:
@@ -77,6 +78,7 @@ async def record_intent(
             function=function,
             arguments=arguments,
             record=record,
+            log_position=log_position,
             tree_size=tree_size,
             root_hash=root_hash,
             replaced_hashes=[],
@@ -91,7 +93,8 @@ async def record_intent(
 async def open_transaction_ids(
     session: AsyncSession, chain: AuthorizationChainPort
 ) -> list[uuid.UUID]:
-    """Open rows of this chain and sender, oldest first (the nonce order they were meant in)."""
+    """Open rows of this chain and sender: those with a nonce in nonce order, then the
+    intents in log order (the order their nonces are allocated in)."""
     rows = await session.scalars(
         select(ChainTransaction.id)
         .where(
@@ -99,7 +102,11 @@ async def open_transaction_ids(
             ChainTransaction.chain_id == chain.chain_id,
             ChainTransaction.sender == chain.sender,
         )
-        .order_by(ChainTransaction.nonce.asc().nulls_last(), ChainTransaction.created_at)
+        .order_by(
+            ChainTransaction.nonce.asc().nulls_last(),
+            ChainTransaction.log_position,
+            ChainTransaction.created_at,
+        )
     )
     return list(rows)
 
@@ -133,6 +140,8 @@ async def _step(
     session: AsyncSession, chain: AuthorizationChainPort, row: ChainTransaction, policy: Policy
 ) -> None:
     if row.status == TxStatus.PENDING:
+        if await _waits_for_parent(session, row, policy):
+            return
         await _sign_first(session, chain, row)
     elif row.status == TxStatus.SIGNED:
         await _broadcast(chain, row)
@@ -140,6 +149,27 @@ async def _step(
         await _await_receipt(session, chain, row, policy)
     elif row.status == TxStatus.MINED:
         await _await_confirmations(session, chain, row, policy)
+
+
+async def _waits_for_parent(session: AsyncSession, row: ChainTransaction, policy: Policy) -> bool:
+    """True while the write this one depends on (`record.after`, e.g. the parent
+    authorization) has no nonce yet: events reach the consumers in any order, and a child
+    signed first would revert. After `stuck_after` it goes anyway and fails, saying why."""
+    after = row.record.get("after")
+    if not after:
+        return False
+    kind, subject = after
+    parent_nonce = await session.scalar(
+        select(ChainTransaction.nonce).where(
+            ChainTransaction.kind == kind, ChainTransaction.subject == subject
+        )
+    )
+    if parent_nonce is not None:
+        return False
+    if utcnow() - row.created_at >= policy.stuck_after:
+        return False
+    row.error = f"waiting for {subject} to be sent first"
+    return True
 
 
 async def _allocate_nonce(session: AsyncSession, chain: AuthorizationChainPort) -> int:

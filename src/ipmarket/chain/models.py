@@ -46,7 +46,7 @@ class ChainTransaction(IdMixin, TimestampMixin, Base):
         UniqueConstraint("chain_id", "sender", "nonce", name="uq_chain_transactions_nonce"),
         Index(
             "idx_chain_transactions_open",
-            "created_at",
+            "log_position",
             postgresql_where="status IN ('pending', 'signed', 'sent', 'mined')",
         ),
         Index(
@@ -66,8 +66,12 @@ class ChainTransaction(IdMixin, TimestampMixin, Base):
     # The contract call: function name and its arguments as JSON (hex for bytes).
     function: Mapped[str] = mapped_column(String(64))
     arguments: Mapped[list[Any]] = mapped_column(JSONB)
-    # What to say once confirmed (the chain.record_anchored event's subject fields).
+    # What to say once confirmed (the chain.record_anchored event's subject fields), and
+    # `after`: the [kind, subject] of the write that must take a nonce first (a parent).
     record: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # The place in the log this write follows from: 2 x leaf index for an entry's write,
+    # 2 x treeSize - 1 for a checkpoint's (after its last leaf). Nonces follow this order.
+    log_position: Mapped[int] = mapped_column(BigInteger)
     tree_size: Mapped[int | None] = mapped_column(BigInteger)
     root_hash: Mapped[str | None] = mapped_column(String(64))
 

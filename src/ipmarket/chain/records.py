@@ -41,9 +41,13 @@ async def create_authorization_record(
     licensor: str,
     licensee: str,
     parent: bytes,
+    parent_subject: str | None,
+    log_position: int,
 ) -> str:
-    """Record the creation of the authorization of (`kind`, `record_id`); returns its authId."""
+    """Record the creation of the authorization of (`kind`, `record_id`); returns its authId.
+    `parent_subject` ("license:<id>", "ip_asset:<id>") names the parent's write, sent first."""
     auth = auth_id(kind, record_id)
+    after = [TxKind.CREATE_AUTHORIZATION.value, parent_subject] if parent_subject else None
     await record_intent(
         session,
         chain,
@@ -51,13 +55,14 @@ async def create_authorization_record(
         subject=f"{kind}:{record_id}",
         function="createAuthorizationWithId",
         arguments=[_h(auth), _h(ip_hash), licensor, licensee, _h(parent)],
-        record={"kind": kind, "subjectIds": [record_id], "authId": _h(auth)},
+        record={"kind": kind, "subjectIds": [record_id], "authId": _h(auth), "after": after},
+        log_position=log_position,
     )
     return _h(auth)
 
 
 async def revoke_authorization(
-    session: AsyncSession, chain: AuthorizationChainPort, *, license_id: str
+    session: AsyncSession, chain: AuthorizationChainPort, *, license_id: str, log_position: int
 ) -> None:
     auth = auth_id("license", license_id)
     await record_intent(
@@ -67,7 +72,13 @@ async def revoke_authorization(
         subject=f"license:{license_id}",
         function="revokeAuthorization",
         arguments=[_h(auth)],
-        record={"kind": "revocation", "subjectIds": [license_id], "authId": _h(auth)},
+        record={
+            "kind": "revocation",
+            "subjectIds": [license_id],
+            "authId": _h(auth),
+            "after": [TxKind.CREATE_AUTHORIZATION.value, f"license:{license_id}"],
+        },
+        log_position=log_position,
     )
 
 
@@ -82,16 +93,22 @@ async def anchor_checkpoint(
         function="anchorCheckpoint",
         arguments=[tree_size, "0x" + root_hash],
         record={"kind": "checkpoint", "subjectIds": []},
+        log_position=2 * tree_size - 1,
         tree_size=tree_size,
         root_hash=root_hash,
     )
 
 
 async def record_log_entry(
-    session: AsyncSession, chain: AuthorizationChainPort, entry: dict[str, Any], leaf_hash: str
+    session: AsyncSession,
+    chain: AuthorizationChainPort,
+    entry: dict[str, Any],
+    leaf_hash: str,
+    leaf_index: int,
 ) -> None:
     """The intents a log entry asks for (none for kinds the contract does not record)."""
     kind = entry.get("kind")
+    position = 2 * leaf_index
     if kind == "ip_asset.approved":
         await create_authorization_record(
             session,
@@ -102,13 +119,13 @@ async def record_log_entry(
             licensor=user_address(entry["ownerId"]),
             licensee=ZERO_ADDRESS,
             parent=ZERO_AUTH,
+            parent_subject=None,
+            log_position=position,
         )
     elif kind == "license.approved":
         parent_license = entry.get("parentLicenseId")
-        parent = (
-            auth_id("license", parent_license)
-            if parent_license
-            else auth_id("ip_asset", entry["ipAssetId"])
+        parent_kind, parent_id = (
+            ("license", parent_license) if parent_license else ("ip_asset", entry["ipAssetId"])
         )
         await create_authorization_record(
             session,
@@ -118,7 +135,9 @@ async def record_log_entry(
             ip_hash=bytes32(leaf_hash),
             licensor=user_address(entry["licensorId"]),
             licensee=user_address(entry["licenseeId"]),
-            parent=parent,
+            parent=auth_id(parent_kind, parent_id),
+            parent_subject=f"{parent_kind}:{parent_id}",
+            log_position=position,
         )
     elif kind == "product.published":
         await create_authorization_record(
@@ -130,9 +149,11 @@ async def record_log_entry(
             licensor=ZERO_ADDRESS,
             licensee=ZERO_ADDRESS,
             parent=auth_id("license", entry["licenseId"]),
+            parent_subject=f"license:{entry['licenseId']}",
+            log_position=position,
         )
     elif kind == "authorization.revoked":
         for license_id in sorted(entry["licenseIds"]):
-            await revoke_authorization(session, chain, license_id=license_id)
+            await revoke_authorization(session, chain, license_id=license_id, log_position=position)
     else:
         log.debug("chain.entry_not_recorded", kind=kind)
