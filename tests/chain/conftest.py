@@ -128,4 +128,6 @@ async def hardhat(hardhat_url: str) -> AsyncIterator[Deployed]:
         rpc_url=hardhat_url, private_key=HARDHAT_STRANGER_KEY, contract_address=address
     )
     yield Deployed(w3=w3, chain=chain, stranger=stranger, address=address)
+    for closing in (chain, stranger):
+        await closing.close()
     await w3.provider.disconnect()

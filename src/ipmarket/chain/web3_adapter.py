@@ -47,7 +47,15 @@ RPC_TIMEOUT_SECONDS = 10
 
 _TRANSPORT_ERRORS = (Web3Exception, OSError, aiohttp.ClientError, asyncio.TimeoutError)
 # What nodes answer when the same signed transaction arrives twice: it is not an error here.
-_ALREADY_SENT = ("already known", "known transaction", "nonce too low", "already imported")
+# Hardhat in automine mode mines a transaction that reverts and answers the send with the
+# revert: it is on chain, and its receipt says it failed.
+_ALREADY_SENT = (
+    "already known",
+    "known transaction",
+    "nonce too low",
+    "already imported",
+    "vm exception while processing transaction",
+)
 
 
 def _hex(value: bytes) -> str:
@@ -275,7 +283,8 @@ class Web3AuthorizationChain:
         try:
             await self._w3.eth.call(call, max(block - 1, 0))
         except ContractLogicError as exc:
-            return _decode_error(exc.data if isinstance(exc.data, str) else None, exc)
+            data = exc.data if isinstance(exc.data, str) else None
+            return _decode_error(data or _hex_data_in(str(exc)), exc)
         except Exception as exc:
             return _decode_error(_revert_data_in(str(exc)), exc)
         return "reverted (its call succeeds when replayed: out of gas, or its block changed state)"
@@ -288,6 +297,12 @@ def _already_sent(message: str) -> bool:
     # eth-tester: "Invalid transaction nonce: Expected 2, but got 1" (used, not a gap).
     found = re.search(r"invalid transaction nonce: expected (\d+), but got (\d+)", text)
     return found is not None and int(found.group(2)) < int(found.group(1))
+
+
+def _hex_data_in(message: str) -> str | None:
+    """The first 0x value of 4 bytes or more in a node's message (hardhat quotes it)."""
+    found = re.search(r"0x[0-9a-fA-F]{8,}", message)
+    return found.group(0).lower() if found else None
 
 
 def _revert_data_in(message: str) -> str | None:
