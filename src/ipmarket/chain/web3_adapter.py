@@ -35,9 +35,9 @@ from ipmarket.chain.port import (
     SignedTransaction,
 )
 
-# Gas limits, over what bench/chain_gas.py measures (createAuthorizationWithId ~205k with a
-# parent: six storage slots and the parent's list of derivations; revokeAuthorization ~30k;
-# anchorCheckpoint ~47k). A write never needs more: the contract has no loop in its writes.
+# Gas limits, over what bench/chain_gas.py measures (createAuthorizationWithId 118k for a
+# root, 185k with a parent: six storage slots and the parent's list of derivations;
+# revokeAuthorization 26k; anchorCheckpoint 46k). A write never needs more: the contract has no loop in its writes.
 GAS_LIMITS = {
     "createAuthorizationWithId": 300_000,
     "revokeAuthorization": 80_000,
@@ -106,7 +106,8 @@ class Web3AuthorizationChain:
 
     async def close(self) -> None:
         """Closes the HTTP session of the provider (a no-op for in-memory providers)."""
-        await self._w3.provider.disconnect()
+        if isinstance(self._w3.provider, AsyncHTTPProvider):
+            await self._w3.provider.disconnect()
 
     @property
     def chain_id(self) -> int:
