@@ -37,7 +37,8 @@ from ipmarket.chain.port import (
 
 # Gas limits, over what bench/chain_gas.py measures (createAuthorizationWithId 118k for a
 # root, 185k with a parent: six storage slots and the parent's list of derivations;
-# revokeAuthorization 26k; anchorCheckpoint 46k). A write never needs more: the contract has no loop in its writes.
+# revokeAuthorization 26k; anchorCheckpoint 46k). No write of the contract loops, so none
+# needs more on a deeper chain.
 GAS_LIMITS = {
     "createAuthorizationWithId": 300_000,
     "revokeAuthorization": 80_000,
