@@ -22,7 +22,7 @@ CONTRACT = "0x" + "12" * 20
 
 def anchored(kind: str, subject_id: str, tx: str) -> RecordAnchored:
     return RecordAnchored(
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         subject_ids=[subject_id],
         auth_id="0x" + "00" * 32,
         chain_id=31337,
@@ -61,17 +61,17 @@ async def test_confirmed_writes_fill_the_blockchain_hashes(
     await deliver_events(db)
     # then the asset names its transaction, in the API too
     session.expire_all()
-    assert await session.scalar(
-        select(IPAsset.blockchain_hash).where(IPAsset.id == uuid.UUID(asset["id"]))
-    ) == tx_asset
+    assert (
+        await session.scalar(
+            select(IPAsset.blockchain_hash).where(IPAsset.id == uuid.UUID(asset["id"]))
+        )
+        == tx_asset
+    )
     shown = await client.get(f"/v1/ip-assets/{asset['id']}")
     assert shown.json()["data"]["blockchainHash"] == tx_asset
     # and the product's record and the derivation record under the license name theirs
-    records = dict(
-        (await session.execute(select(AuthorizationChain.id, AuthorizationChain.blockchain_hash)))
-        .tuples()
-        .all()
-    )
+    rows = await session.execute(select(AuthorizationChain.id, AuthorizationChain.blockchain_hash))
+    records = {row[0]: row[1] for row in rows}
     assert records[record_id] == tx_product
     derivation = await session.scalar(
         select(AuthorizationChain.blockchain_hash).where(
