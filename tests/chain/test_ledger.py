@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.chain import anchor_covering, auth_id
 from ipmarket.chain.jobs import advance_open_transactions
 from ipmarket.chain.ledger import Policy, advance
-from ipmarket.chain.models import ChainTransaction
 from ipmarket.chain.port import ChainUnavailable
 from ipmarket.chain.web3_adapter import Web3AuthorizationChain
 from ipmarket.eventbus.models import OutboxEvent
@@ -225,4 +223,3 @@ async def test_without_a_node_nothing_is_recorded(
     # then the events are consumed and nothing waits to be sent
     assert await rows(session) == []
     assert await advance_open_transactions(session) == 0
-    await session.execute(update(ChainTransaction).values(error=None))

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import structlog
 
 from ipmarket.chain.ledger import Policy
 from ipmarket.chain.port import AuthorizationChainPort
-from ipmarket.chain.web3_adapter import Web3AuthorizationChain
 from ipmarket.config import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -27,8 +28,6 @@ def install_chain(chain: AuthorizationChainPort | None, policy: Policy | None = 
 def chain_policy(settings: Settings | None = None) -> Policy:
     if _installed_policy is not None:
         return _installed_policy
-    from datetime import timedelta  # noqa: PLC0415
-
     settings = settings or get_settings()
     return Policy(
         confirmations=settings.chain_confirmations,
@@ -49,6 +48,9 @@ async def current_chain(settings: Settings | None = None) -> AuthorizationChainP
     key = settings.chain_private_key.get_secret_value()
     cache_key = (settings.chain_rpc_url, settings.chain_contract_address, key)
     if cache_key not in _connected:
+        # web3 loads only where a node is configured (not in every API process at start).
+        from ipmarket.chain.web3_adapter import Web3AuthorizationChain  # noqa: PLC0415
+
         # Raises ChainUnavailable when the node is down (without CHAIN_ID): the caller retries.
         _connected[cache_key] = await Web3AuthorizationChain.connect(
             rpc_url=settings.chain_rpc_url,
