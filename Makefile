@@ -17,6 +17,11 @@ E2E_STAMP := $(E2E)/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 # The npm packages whose files src/ipmarket/web/static/vendor/ carries, committed (make vendor).
 VENDOR_NPM := vendor
+# The contract: npm solc compiles it, npm hardhat runs the tests' local node (contracts/package-lock.json).
+CONTRACTS := contracts
+CONTRACTS_STAMP := $(CONTRACTS)/node_modules/.installed
+CONTRACT_ARTIFACT := $(CONTRACTS)/IPAuthorizationChain.json
+PACKAGE_ARTIFACT := src/ipmarket/chain/IPAuthorizationChain.json
 STATIC_VENDOR := src/ipmarket/web/static/vendor
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -29,7 +34,7 @@ BENCH_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv install lock run migrate worker test test-fast browser-deps screenshots vendor bench bench-pages bench-purchases \
+.PHONY: help venv install lock run migrate worker test test-fast browser-deps chain-deps contracts bench-chain screenshots vendor bench bench-pages bench-purchases \
 	lint format clean distclean
 
 help: ## List the targets
@@ -97,11 +102,11 @@ migrate: $(STAMP) ## Apply the database migrations
 worker: $(STAMP) ## Run an event worker (use with RABBITMQ_URL)
 	$(BIN)/ipmarket worker
 
-test: $(STAMP) browser-deps ## The whole suite, slow tests too, in parallel, with coverage (what CI runs)
+test: $(STAMP) browser-deps chain-deps ## The whole suite, slow tests too, in parallel, with coverage (what CI runs)
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --durations=10 --cov --cov-report=term:skip-covered \
 		$(PYTEST_ARGS)
 
-test-fast: $(STAMP) browser-deps ## The suite without the tests marked slow, in parallel, for development
+test-fast: $(STAMP) browser-deps chain-deps ## The suite without the tests marked slow, in parallel, for development
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 # Debian's Chromium (Playwright's own browser download is not used), installed as root when
@@ -118,6 +123,20 @@ browser-deps: $(E2E_STAMP) ## Install what the browser tests need: Chromium (apt
 $(E2E_STAMP): $(E2E)/package.json $(E2E)/package-lock.json
 	npm ci --prefix $(E2E) --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# solc (the compiler, inside the npm package) and hardhat (the local node) at the versions of
+# contracts/package-lock.json; the chain tests need both.
+chain-deps: $(CONTRACTS_STAMP) ## Install what the chain tests need: npm solc and hardhat (npm ci)
+
+$(CONTRACTS_STAMP): $(CONTRACTS)/package.json $(CONTRACTS)/package-lock.json
+	npm ci --prefix $(CONTRACTS) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+contracts: $(CONTRACTS_STAMP) ## Compile contracts/IPAuthorizationChain.sol into its committed artifacts
+	node $(CONTRACTS)/compile.js $(CONTRACT_ARTIFACT) $(PACKAGE_ARTIFACT)
+
+bench-chain: $(STAMP) ## Print the gas of each contract write (eth-tester)
+	$(BIN)/python -m bench.chain_gas $(BENCH_ARGS)
 
 screenshots: $(STAMP) browser-deps ## Shoot the main pages at desktop and phone sizes into docs/screenshots/
 	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/pytest -q -m screenshots \
@@ -163,4 +182,4 @@ clean: ## Remove caches and build output (keeps .venv and the data in var/)
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
 
 distclean: clean ## clean, and remove .venv (and the npm packages) too
-	rm -rf $(VENV) $(E2E)/node_modules $(VENDOR_NPM)/node_modules
+	rm -rf $(VENV) $(E2E)/node_modules $(VENDOR_NPM)/node_modules $(CONTRACTS)/node_modules

@@ -49,6 +49,12 @@ ledger_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(ledger_app)
+chain_app = typer.Typer(
+    name="chain",
+    help="The IPAuthorizationChain contract on the chain CHAIN_RPC_URL names.",
+    no_args_is_help=True,
+)
+app.add_typer(chain_app)
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -318,3 +324,34 @@ def verify_proof(ctx: typer.Context) -> None:
 def main() -> None:
     """Console entry point (`ipmarket`)."""
     app()
+
+
+@chain_app.command("deploy")
+def chain_deploy() -> None:
+    """Deploy the contract from CHAIN_PRIVATE_KEY's account (the platform, its only writer)
+    to CHAIN_RPC_URL and print its address, for CHAIN_CONTRACT_ADDRESS."""
+    settings = _settings()
+    if not settings.chain_rpc_url or settings.chain_private_key is None:
+        _fail("set CHAIN_RPC_URL and CHAIN_PRIVATE_KEY to deploy the contract")
+    from web3 import AsyncHTTPProvider, AsyncWeb3  # noqa: PLC0415 - heavy, only this command
+
+    from ipmarket.chain.web3_adapter import deploy_contract  # noqa: PLC0415
+
+    async def deploy(rpc_url: str, key: str) -> tuple[int, str]:
+        w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url))
+        try:
+            chain_id = int(await w3.eth.chain_id)
+            if settings.chain_id is not None and chain_id != settings.chain_id:
+                _fail(f"the node is on chain {chain_id}, CHAIN_ID says {settings.chain_id}")
+            return chain_id, await deploy_contract(w3, key)
+        finally:
+            await w3.provider.disconnect()
+
+    try:
+        chain_id, address = asyncio.run(
+            deploy(settings.chain_rpc_url, settings.chain_private_key.get_secret_value())
+        )
+    except (OSError, RuntimeError, ValueError) as exc:
+        _fail(f"deployment failed: {exc}")
+    err.print(f"IPAuthorizationChain deployed on chain {chain_id}")
+    out.print(address)

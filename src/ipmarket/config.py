@@ -89,6 +89,18 @@ class Settings(BaseSettings):
     transparency_signing_key: SecretStr | None = Field(
         default=None, alias="TRANSPARENCY_SIGNING_KEY"
     )
+    # Chain anchoring (the `chain` module): without CHAIN_RPC_URL nothing is sent, the
+    # transparency log alone vouches for authorizations. CHAIN_PRIVATE_KEY is the platform's
+    # account (hex), the only one the contract lets write; CHAIN_ID guards against a node of
+    # another chain (unset: whatever the node says). A transaction counts once it is
+    # CHAIN_CONFIRMATIONS blocks deep; one not mined within CHAIN_STUCK_AFTER_SECONDS is sent
+    # again with the same nonce and a higher fee.
+    chain_rpc_url: str | None = Field(default=None, alias="CHAIN_RPC_URL")
+    chain_private_key: SecretStr | None = Field(default=None, alias="CHAIN_PRIVATE_KEY")
+    chain_contract_address: str | None = Field(default=None, alias="CHAIN_CONTRACT_ADDRESS")
+    chain_id: int | None = Field(default=None, ge=1, alias="CHAIN_ID")
+    chain_confirmations: int = Field(default=3, ge=1, le=1000, alias="CHAIN_CONFIRMATIONS")
+    chain_stuck_after_seconds: int = Field(default=180, ge=5, alias="CHAIN_STUCK_AFTER_SECONDS")
     # Run the outbox relay inside the API process (the embedded mode).
     relay_in_process: bool | None = Field(default=None, alias="RELAY_IN_PROCESS")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")

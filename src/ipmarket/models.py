@@ -1,6 +1,7 @@
 """Every module's tables, gathered for Alembic. Import nothing else from here."""
 
 from ipmarket.audit.models import AuditLog
+from ipmarket.chain.models import ChainAccount, ChainTransaction
 from ipmarket.content_credentials.models import ImageCredentials, SignedImage
 from ipmarket.eventbus.models import OutboxEvent, ProcessedEvent
 from ipmarket.files.models import StoredFile
@@ -30,6 +31,8 @@ __all__ = [
     "AuditLog",
     "AuthSession",
     "AuthorizationChain",
+    "ChainAccount",
+    "ChainTransaction",
     "IPAsset",
     "IdempotencyKey",
     "ImageCredentials",

@@ -51,6 +51,8 @@ class EventType(StrEnum):
     AUTHORIZATION_REVOKED = "authorization.revoked"
     TRANSPARENCY_ENTRY_APPENDED = "transparency.entry_appended"
     TRANSPARENCY_CHECKPOINT_SIGNED = "transparency.checkpoint_signed"
+    # Internal: a chain transaction of the chain module is confirmed (see chain.events).
+    CHAIN_RECORD_ANCHORED = "chain.record_anchored"
     SYSTEM_MAINTENANCE = "system.maintenance"
     ANALYTICS_UPDATED = "analytics.updated"
 

@@ -133,3 +133,14 @@ class IPAssetRepository:
                 .where(IPAsset.id.in_(set(asset_ids)), IPAsset.status == AssetStatus.ACTIVE)
                 .values(status=AssetStatus.SUSPENDED.value, status_reason=reason, updated_at=now)
             )
+
+
+async def set_blockchain_hash(session: AsyncSession, asset_id: uuid.UUID, tx_hash: str) -> None:
+    """The transaction that recorded the asset's root authorization on chain. A plain column
+    update: it is no edit of the asset (no review, no `updated_at`)."""
+    await session.execute(
+        update(IPAsset)
+        .where(IPAsset.id == asset_id)
+        .values(blockchain_hash=tx_hash)
+        .execution_options(synchronize_session=False)
+    )

@@ -102,3 +102,32 @@ async def codes_of(session: AsyncSession, product_ids: Iterable[uuid.UUID]) -> d
         )
     )
     return {r.product_id: r.verification_code for r in rows if r.product_id and r.verification_code}
+
+
+async def set_blockchain_hash(
+    session: AsyncSession,
+    tx_hash: str,
+    *,
+    record_ids: Iterable[uuid.UUID] = (),
+    license_id: uuid.UUID | None = None,
+) -> None:
+    """The transaction that recorded these records on chain: product records by id, and
+    the derivation records (no product) authorised by `license_id`."""
+    ids = list(record_ids)
+    if ids:
+        await session.execute(
+            update(AuthorizationChain)
+            .where(AuthorizationChain.id.in_(ids))
+            .values(blockchain_hash=tx_hash)
+            .execution_options(synchronize_session=False)
+        )
+    if license_id is not None:
+        await session.execute(
+            update(AuthorizationChain)
+            .where(
+                AuthorizationChain.license_id == license_id,
+                AuthorizationChain.product_id.is_(None),
+            )
+            .values(blockchain_hash=tx_hash)
+            .execution_options(synchronize_session=False)
+        )
