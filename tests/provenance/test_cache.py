@@ -72,8 +72,9 @@ async def test_answers_are_served_from_the_cache(
     redis = Redis.from_url(REDIS_URL)
     try:
         for key in (
-            f"verify:product:{product['id']}",
-            f"verify:code:{product['verificationCode']}",
+            # the API's answers carry their evidence, and are cached with it
+            f"verify:product:{product['id']}:evidence",
+            f"verify:code:{product['verificationCode']}:evidence",
         ):
             assert 0 < await redis.ttl(redis_prefix + key) <= ANSWER_TTL_SECONDS
     finally:

@@ -32,13 +32,13 @@ async def test_original_asset_to_authentic_product(client: httpx.AsyncClient, db
     answer = by_code.json()["data"]
     assert answer["authentic"] is True
     assert answer["reasons"] == []
-    assert answer["product"] == {
+    assert {k: answer["product"][k] for k in ("id", "title", "seller")} == {
         "id": product["id"],
         "title": product["title"],
         "seller": maker.username,
     }
     [link] = answer["chain"]
-    assert link["ipAsset"] == {
+    assert {k: link["ipAsset"][k] for k in ("id", "title", "creator")} == {
         "id": asset["id"],
         "title": "Moonlit Fox",
         "creator": creator.username,

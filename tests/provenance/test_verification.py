@@ -70,7 +70,7 @@ async def test_each_level_of_a_three_level_chain(client: httpx.AsyncClient, db: 
         answer = await verify(client, product["id"])
         assert answer["authentic"] is True, name
         assert answer["reasons"] == []
-        assert answer["product"] == {
+        assert {k: answer["product"][k] for k in ("id", "title", "seller")} == {
             "id": product["id"],
             "title": product["title"],
             "seller": sellers[name].username,
@@ -133,4 +133,10 @@ async def test_answers_reveal_nothing_private(client: httpx.AsyncClient, db: Dat
             assert secret not in text
         # no code of its own either: holding the id does not give away the code
         assert product["verificationCode"] not in text
-        assert set(response.json()["data"]) == {"authentic", "product", "chain", "reasons"}
+        assert set(response.json()["data"]) == {
+            "authentic",
+            "product",
+            "chain",
+            "reasons",
+            "checkpoint",
+        }

@@ -10,8 +10,10 @@ from fastapi import FastAPI
 
 from ipmarket.config import Settings
 from ipmarket.kit.db import Database
+from ipmarket.transparency.service import sign_checkpoint
 from ipmarket.web.verify.qr import qr_svg, verification_url
 from tests.rights import Rights
+from tests.support import deliver_events
 from tests.web.public_support import browser, market, signed_in
 from tests.web.support import main_text
 
@@ -176,3 +178,26 @@ async def test_labels_print_without_the_site_around_them(client: httpx.AsyncClie
     css = (await client.get(css_url.group(1))).text
     printing = css.split("@media print", 1)[1]
     assert "header.site" in printing and ".no-print" in printing and ".labels" in printing
+
+
+async def test_the_page_says_where_each_link_is_recorded_and_that_it_is_not_anchored(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    # given a published product whose authorizations the log has recorded and signed
+    world = await market(client, db)
+    product = await world.product(title="Fox mug")
+    await deliver_events(db)
+    async with db.transaction() as session:
+        checkpoint = await sign_checkpoint(session)
+    assert checkpoint is not None
+    # when anyone opens its verification page
+    page = await client.get(f"/verify/{product['verificationCode']}")
+    words = main_text(page.text)
+    # then it says, in plain words, at which entry each record is and what proves it
+    assert re.search(
+        rf"Recorded in the public log at entry \d+, with a proof that it is in the signed "
+        rf"log of {checkpoint.tree_size} entries\. Not anchored on a blockchain yet\.",
+        words,
+    ), words
+    assert f"/v1/verify/{product['verificationCode']}/history" in page.text
+    assert "tools/verify_proof.py" in words

@@ -10,7 +10,7 @@ from ipmarket.provenance.cache import (
     invalidate_after_commit,
 )
 from ipmarket.provenance.models import AuthorizationChain
-from ipmarket.provenance.queries import verify
+from ipmarket.provenance.queries import verify, verify_with_evidence
 from ipmarket.provenance.reach import Dependent, Reach, resting_on
 from ipmarket.provenance.repository import codes_of, deactivate, record_derivation, record_product
 
@@ -28,4 +28,5 @@ __all__ = [
     "record_product",
     "resting_on",
     "verify",
+    "verify_with_evidence",
 ]

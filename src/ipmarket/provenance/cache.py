@@ -106,12 +106,23 @@ async def bump_epoch() -> None:
     await _bump()
 
 
+def answer_key(*, code: str | None, product_id: uuid.UUID | None, evidence: bool) -> str:
+    """Where a product's answer is cached: by code or by id, with evidence or without."""
+    key = f"verify:code:{code}" if code else f"verify:product:{product_id}"
+    return key + ":evidence" if evidence else key
+
+
 def forget_product_after_commit(
     session: AsyncSession, product_id: uuid.UUID, code: str | None
 ) -> None:
     """Drop one product's cached answers once this transaction commits: for changes that
     concern that product alone (its title, its sale status), not the chain above it."""
-    keys = [f"verify:product:{product_id}"] + ([f"verify:code:{code}"] if code else [])
+    keys = [
+        answer_key(code=c, product_id=p, evidence=e)
+        for c, p in ((None, product_id), (code, None))
+        if c or p
+        for e in (False, True)
+    ]
 
     async def forget() -> None:
         await _cache.delete(*keys)

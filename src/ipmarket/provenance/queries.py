@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ipmarket.kit.clock import utcnow
-from ipmarket.provenance.cache import cached_answer, current_epoch, store_answer
+from ipmarket.provenance.cache import answer_key, cached_answer, current_epoch, store_answer
+from ipmarket.provenance.evidence import history, with_evidence
 
 _PRODUCT = text(
     """
@@ -62,11 +63,21 @@ class NotPublished:
     """No chain record: the code is unknown, or the product was never put on sale."""
 
 
+# How long an answer with evidence is served from the cache: its proofs stay valid forever
+# (the log only grows), but a newer checkpoint or a new anchor should show within a minute.
+EVIDENCE_TTL = timedelta(seconds=60)
+
+
 async def verify(
-    session: AsyncSession, *, code: str | None = None, product_id: uuid.UUID | None = None
+    session: AsyncSession,
+    *,
+    code: str | None = None,
+    product_id: uuid.UUID | None = None,
+    evidence: bool = False,
 ) -> dict[str, Any] | None:
-    """The public verification answer, or None when there is nothing to verify."""
-    key = f"verify:code:{code}" if code else f"verify:product:{product_id}"
+    """The public verification answer, or None when there is nothing to verify; with
+    `evidence`, with what a stranger needs to check it offline (provenance.evidence)."""
+    key = answer_key(code=code, product_id=product_id, evidence=evidence)
     cached = await cached_answer(key)
     if cached is not None:
         return cached
@@ -129,6 +140,24 @@ async def verify(
         "chain": chain,
         "reasons": reasons,
     }
+    if evidence:
+        answer = await with_evidence(session, answer)
+        earliest_expiry = min(filter(None, (earliest_expiry, now + EVIDENCE_TTL)))
     if epoch is not None:
         await store_answer(key, answer, epoch=epoch, now=now, expires=earliest_expiry)
     return answer
+
+
+async def verify_with_evidence(
+    session: AsyncSession, *, code: str | None = None, product_id: uuid.UUID | None = None
+) -> dict[str, Any] | None:
+    """What `/v1/verify` and the verification page show: the answer with its evidence."""
+    return await verify(session, code=code, product_id=product_id, evidence=True)
+
+
+async def verification_history(
+    session: AsyncSession, *, code: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """The answer for `code` and every log entry about its chain, oldest first."""
+    answer = await verify(session, code=code)
+    return (answer, await history(session, answer)) if answer is not None else None

@@ -11,14 +11,55 @@ from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import APIResponse, error_responses, ok
 from ipmarket.kit.errors import NotFound
 from ipmarket.kit.schemas import ReadSchema
-from ipmarket.provenance.queries import verify
+from ipmarket.provenance.queries import verification_history, verify_with_evidence
 
 router = APIRouter(tags=["verification"])
 
 _ERRORS = error_responses(404, 422, 429, 500)
 
 
-class AssetLink(ReadSchema):
+class InclusionProofRead(ReadSchema):
+    tree_size: int
+    hashes: list[str]
+
+
+class LogEvidence(ReadSchema):
+    """The transparency log's entry that recorded this grant; its inclusion proof is against
+    the answer's `checkpoint` (None until a checkpoint covers the entry)."""
+
+    leaf_index: int
+    leaf_hash: str
+    entry: dict[str, Any]
+    inclusion_proof: InclusionProofRead | None
+
+
+class AnchorEvidence(ReadSchema):
+    """The on-chain anchor of the first checkpoint covering the entry, with the entry's
+    inclusion proof against that anchored root."""
+
+    chain_id: int
+    contract: str
+    transaction_hash: str
+    block_number: int
+    tree_size: int
+    root_hash: str
+    inclusion_proof: InclusionProofRead
+
+
+class CheckpointRead(ReadSchema):
+    tree_size: int
+    root_hash: str
+    timestamp: int
+    signature: str
+    key_id: str
+
+
+class Evidence(ReadSchema):
+    log: LogEvidence | None = None
+    anchor: AnchorEvidence | None = None
+
+
+class AssetLink(Evidence):
     id: uuid.UUID
     title: str
     creator: str
@@ -32,13 +73,13 @@ class LicenseLink(ReadSchema):
     expires_at: str | None
 
 
-class ChainLinkRead(ReadSchema):
+class ChainLinkRead(Evidence):
     ip_asset: AssetLink
     license: LicenseLink
     active: bool
 
 
-class VerifiedProduct(ReadSchema):
+class VerifiedProduct(Evidence):
     id: uuid.UUID
     title: str
     seller: str
@@ -49,6 +90,23 @@ class VerificationRead(ReadSchema):
     product: VerifiedProduct
     chain: list[ChainLinkRead]
     reasons: list[str]
+    checkpoint: CheckpointRead | None
+
+
+class HistoryEntry(ReadSchema):
+    leaf_index: int
+    leaf_hash: str
+    entry: dict[str, Any]
+
+
+class VerificationHistoryRead(ReadSchema):
+    """Every transparency log entry about a product's chain, oldest first: the grants, and
+    each revocation, expiry and suspension. Entries are checked with
+    `/v1/transparency/proof/inclusion`."""
+
+    authentic: bool
+    product: VerifiedProduct
+    events: list[HistoryEntry]
 
 
 def _read(answer: dict[str, Any]) -> VerificationRead:
@@ -61,7 +119,7 @@ def _read(answer: dict[str, Any]) -> VerificationRead:
 async def verify_product(
     product_id: uuid.UUID, session: DbSession
 ) -> APIResponse[VerificationRead]:
-    answer = await verify(session, product_id=product_id)
+    answer = await verify_with_evidence(session, product_id=product_id)
     if answer is None:
         raise NotFound("Product not found or not published")
     return ok(_read(answer))
@@ -73,7 +131,27 @@ async def verify_product(
 async def verify_code(
     session: DbSession, code: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 ) -> APIResponse[VerificationRead]:
-    answer = await verify(session, code=code)
+    answer = await verify_with_evidence(session, code=code)
     if answer is None:
         raise NotFound("Unknown verification code")
     return ok(_read(answer))
+
+
+@router.get(
+    "/verify/{code}/history",
+    responses=_ERRORS,
+    summary="Every logged event of a product's authorization chain, revocations included",
+)
+async def verify_history(
+    session: DbSession, code: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+) -> APIResponse[VerificationHistoryRead]:
+    found = await verification_history(session, code=code)
+    if found is None:
+        raise NotFound("Unknown verification code")
+    answer, events = found
+    return ok(
+        VerificationHistoryRead.model_validate(
+            {"authentic": answer["authentic"], "product": answer["product"], "events": events},
+            by_alias=True,
+        )
+    )

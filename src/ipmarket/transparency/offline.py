@@ -752,6 +752,17 @@ def verify_answer(options: Options, out: Any = None) -> int:
         _check_subject(
             f"chain link {number} (license {license_id})", link, checkpoint, code, rpc, report
         )
+        asset = link.get("ipAsset")
+        if isinstance(asset, dict) and "log" in asset:
+            # The approval of the IP asset the license is for, when the answer carries it.
+            _check_subject(
+                f"chain link {number}'s IP asset {asset.get('id', '?')}",
+                {**asset, "ipAsset": asset},
+                checkpoint,
+                code,
+                rpc,
+                report,
+            )
 
     _check_chain_shape(answer["product"], links, report)
 

@@ -11,6 +11,50 @@ from typing import Any
 from ipmarket.web.terms_words import territory_words
 
 WORLDWIDE = "WORLDWIDE"
+# EVM chain ids people may recognise by name; any other is shown by its number.
+CHAIN_NAMES = {
+    1: "Ethereum",
+    137: "Polygon",
+    80002: "Polygon Amoy (test network)",
+    11155111: "Sepolia (test network)",
+    31337: "a local development chain",
+}
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """Where a grant is recorded: its entry in the public log and, once anchored, the chain
+    transaction whose checkpoint covers it."""
+
+    leaf_index: int
+    proven_in: int | None  # tree size of the checkpoint the inclusion proof is against
+    chain_id: int | None = None
+    block_number: int | None = None
+    transaction_hash: str | None = None
+
+    @property
+    def chain_name(self) -> str:
+        return CHAIN_NAMES.get(self.chain_id or 0, f"chain {self.chain_id}")
+
+    @property
+    def entry_number(self) -> int:
+        """People count from 1; the log's indices count from 0."""
+        return self.leaf_index + 1
+
+
+def record_view(evidence: dict[str, Any]) -> RecordView | None:
+    log = evidence.get("log")
+    if not log:
+        return None
+    proof = log.get("inclusionProof")
+    anchor = evidence.get("anchor") or {}
+    return RecordView(
+        leaf_index=int(log["leafIndex"]),
+        proven_in=int(proof["treeSize"]) if proof else None,
+        chain_id=anchor.get("chainId"),
+        block_number=anchor.get("blockNumber"),
+        transaction_hash=anchor.get("transactionHash"),
+    )
 
 
 @dataclass(frozen=True)
@@ -27,6 +71,7 @@ class LinkView:
     authorises: bool
     reasons: list[str]
     original: bool
+    record: RecordView | None = None
 
     @property
     def status_label(self) -> str:
@@ -42,6 +87,9 @@ class ChainView:
     links: list[LinkView]
     # Reasons that are about the product itself, not one of the links (withdrawn, suspended).
     product_reasons: list[str]
+    record: RecordView | None = None
+    # The signed checkpoint the proofs are against: its tree size, or None if none yet.
+    checkpoint_size: int | None = None
 
     @property
     def own(self) -> LinkView | None:
@@ -85,6 +133,7 @@ def chain_view(answer: dict[str, Any]) -> ChainView:
                     for r in raw
                 ],
                 original=index == len(rows) - 1,
+                record=record_view(row),
             )
         )
     product = answer["product"]
@@ -98,4 +147,6 @@ def chain_view(answer: dict[str, Any]) -> ChainView:
         seller=str(product["seller"]),
         links=links,
         product_reasons=product_reasons,
+        record=record_view(product),
+        checkpoint_size=(answer.get("checkpoint") or {}).get("treeSize"),
     )

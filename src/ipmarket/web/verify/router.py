@@ -82,7 +82,11 @@ async def verification(
     request: Request, code: str, session: DbSession, settings: AppSettings
 ) -> Response:
     normal = code.strip().lower()
-    answer = await provenance.verify(session, code=normal) if CODE.fullmatch(normal) else None
+    answer = (
+        await provenance.verify_with_evidence(session, code=normal)
+        if CODE.fullmatch(normal)
+        else None
+    )
     if answer is None:
         return render(
             request, "verify/unknown.html", {"code": code[:64]}, status_code=404, headers=NO_STORE
