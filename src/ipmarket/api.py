@@ -19,6 +19,7 @@ from ipmarket.payments.router import purchase_router
 from ipmarket.payments.router import router as payments_router
 from ipmarket.products.router import router as products_router
 from ipmarket.provenance.router import router as verification_router
+from ipmarket.provenance.units_router import router as units_router
 from ipmarket.transparency.router import router as transparency_router
 
 API_PREFIX = "/v1"
@@ -44,6 +45,7 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/v1/products/{product_id}"),
         ("GET", "/v1/products/{product_id}/verify"),
         ("GET", "/v1/verify/{code}"),
+        ("GET", "/v1/verify/{code}/history"),
         # the transparency log is public evidence
         ("GET", "/v1/transparency/checkpoint"),
         ("GET", "/v1/transparency/entries"),
@@ -74,6 +76,7 @@ MODULE_ROUTERS: tuple[APIRouter, ...] = (
     payments_router,
     verification_router,
     transparency_router,
+    units_router,
 )
 
 

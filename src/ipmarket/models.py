@@ -20,7 +20,7 @@ from ipmarket.payments.models import (
     Transaction,
 )
 from ipmarket.products.models import Product
-from ipmarket.provenance.models import AuthorizationChain
+from ipmarket.provenance.models import AuthorizationChain, Unit, UnitScan
 from ipmarket.settings.models import AdminSetting
 from ipmarket.transparency.models import LogEntry, LogHead, LogNode, SignedCheckpoint
 
@@ -56,6 +56,8 @@ __all__ = [
     "SignedImage",
     "StoredFile",
     "Transaction",
+    "Unit",
+    "UnitScan",
     "User",
     "metadata",
 ]

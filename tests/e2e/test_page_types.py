@@ -15,6 +15,7 @@ in on the sign-in page. A page that fails is listed with the others, so one run 
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from tests.e2e.market import (
     word,
 )
 from tests.e2e.pages import checked, sign_in
-from tests.e2e.server import AppServer, Person
+from tests.e2e.server import Api, AppServer, Person
 
 OpenPage = Callable[[str], Awaitable[Page]]
 
@@ -65,6 +66,7 @@ def _page_types(server: AppServer) -> tuple[list[PageType], dict[str, Person]]:
     buyer, buyer_api = buyer_of(server)
     order = bought(buyer_api, listed.product_id)
     asset, product = listed.asset, listed.product
+    unit_code = _unit_code(listed.seller_api, listed.product_id)
     a, p, lic = asset["id"], product["id"], listed.license["id"]
     types = [
         PageType("browse", "anyone", "/products?category=merchandise&sort=newest", "Products"),
@@ -96,9 +98,24 @@ def _page_types(server: AppServer) -> tuple[list[PageType], dict[str, Person]]:
         PageType("sale", "seller", f"/money/sales/{order['id']}", "Sale:"),
         PageType("payouts", "seller", "/money/payouts", "Your payouts"),
         PageType("403 page", "buyer", "/studio", "You cannot do that", 403),
+        PageType("an item's own code", "anyone", f"/verify/{unit_code}", "AUTHENTIC"),
+        PageType("order with item codes", "buyer", f"/orders/{order['id']}", "Your order"),
+        PageType("items sold", "seller", f"/shop/products/{p}/units?copies=false", "Items sold"),
+        PageType("copy warnings", "creator", "/studio/units?copies=false", "Items sold under"),
     ]
     people = {"creator": listed.creator, "seller": listed.seller, "buyer": buyer}
     return types, people
+
+
+def _unit_code(seller: Api, product_id: str) -> str:
+    """The first item's own code, once the purchase's event has made it (the server's relay
+    runs in process, a moment after the sale)."""
+    for _ in range(100):
+        units = seller.get(f"/units?productId={product_id}")
+        if units:
+            return str(units[0]["code"])
+        time.sleep(0.1)
+    raise AssertionError("the sale's units were never made")
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])

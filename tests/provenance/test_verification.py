@@ -133,10 +133,7 @@ async def test_answers_reveal_nothing_private(client: httpx.AsyncClient, db: Dat
             assert secret not in text
         # no code of its own either: holding the id does not give away the code
         assert product["verificationCode"] not in text
-        assert set(response.json()["data"]) == {
-            "authentic",
-            "product",
-            "chain",
-            "reasons",
-            "checkpoint",
-        }
+        data = response.json()["data"]
+        # `unit` names an item only when a unit code was verified
+        assert set(data) == {"authentic", "product", "chain", "reasons", "unit", "checkpoint"}
+        assert data["unit"] is None

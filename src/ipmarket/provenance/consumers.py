@@ -10,6 +10,7 @@ from ipmarket.chain import RecordAnchored
 from ipmarket.eventbus import Event, EventType, Queue, subscribe
 from ipmarket.provenance.cache import bump_epoch
 from ipmarket.provenance.repository import set_blockchain_hash
+from ipmarket.provenance.units import issue_units
 
 
 @subscribe(
@@ -38,3 +39,17 @@ async def fill_blockchain_hash(session: AsyncSession, event: Event) -> None:
     elif anchored.kind == "license":
         for license_id in ids:
             await set_blockchain_hash(session, anchored.transaction_hash, license_id=license_id)
+
+
+@subscribe(EventType.PRODUCT_PURCHASED, consumer="provenance.issue_units", queue=Queue.PAYMENTS)
+async def issue_units_of_purchase(session: AsyncSession, event: Event) -> None:
+    """Each item of a completed purchase gets its unit code, once (a redelivery writes
+    nothing). Read from the payload by name: provenance sits below payments and does not
+    import its events."""
+    payload = event.payload
+    await issue_units(
+        session,
+        order_id=uuid.UUID(str(payload["transaction_id"])),
+        product_id=uuid.UUID(str(payload["product_id"])),
+        quantity=int(payload["quantity"]),
+    )

@@ -5,13 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query, Request
 
+from ipmarket.identity import AppSettings
 from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import APIResponse, error_responses, ok
 from ipmarket.kit.errors import NotFound
 from ipmarket.kit.schemas import ReadSchema
 from ipmarket.provenance.queries import verification_history, verify_with_evidence
+from ipmarket.provenance.units import UNIT_PREFIX, scan_of, verify_unit
 
 router = APIRouter(tags=["verification"])
 
@@ -85,12 +87,25 @@ class VerifiedProduct(Evidence):
     seller: str
 
 
+class UnitRead(ReadSchema):
+    """The item a unit code names (present only when a unit code was verified)."""
+
+    serial: int
+    status: str
+    scans: int
+    distinct_clients: int
+    distinct_places: int
+    possible_copy: bool
+    warning: str | None
+
+
 class VerificationRead(ReadSchema):
     authentic: bool
     product: VerifiedProduct
     chain: list[ChainLinkRead]
     reasons: list[str]
-    checkpoint: CheckpointRead | None
+    checkpoint: CheckpointRead | None = None
+    unit: UnitRead | None = None
 
 
 class HistoryEntry(ReadSchema):
@@ -126,12 +141,24 @@ async def verify_product(
 
 
 @router.get(
-    "/verify/{code}", responses=_ERRORS, summary="Verify a product by its verification code"
+    "/verify/{code}",
+    responses=_ERRORS,
+    summary="Verify a product by its verification code, or one item by its unit code",
 )
 async def verify_code(
-    session: DbSession, code: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    code: Annotated[str, Path(pattern=r"^u?[0-9a-f]{32}$")],
+    place: Annotated[str | None, Query(max_length=200)] = None,
 ) -> APIResponse[VerificationRead]:
-    answer = await verify_with_evidence(session, code=code)
+    if code.startswith(UNIT_PREFIX):
+        # Each request is one scan of the unit (counted, never answered from a cache).
+        client = request.client.host if request.client else None
+        scan = scan_of(settings, client, place)
+        answer = await verify_unit(session, code, scan)
+    else:
+        answer = await verify_with_evidence(session, code=code)
     if answer is None:
         raise NotFound("Unknown verification code")
     return ok(_read(answer))

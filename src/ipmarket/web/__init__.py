@@ -26,6 +26,7 @@ from ipmarket.web.studio import UPLOAD_FORM_PATHS as STUDIO_UPLOAD_PATHS
 from ipmarket.web.studio import router as studio_router
 from ipmarket.web.studio import uploads as studio_uploads
 from ipmarket.web.verify.router import router as verify_router
+from ipmarket.web.verify.units import router as units_router
 
 # Page POSTs that sign in or create credentials: rate limited per client like /v1/auth/.
 AUTH_FORM_PATHS = frozenset({"/sign-in", "/sign-up", "/forgot-password", "/reset-password"})
@@ -49,6 +50,7 @@ def build_web_router() -> APIRouter:
     pages.include_router(money_router)
     pages.include_router(public_router)
     pages.include_router(verify_router)
+    pages.include_router(units_router)
     router.include_router(pages)
     # Forms that carry files check their visitor before the CSRF check reads the body.
     router.include_router(studio_uploads)

@@ -15,8 +15,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from ipmarket import payments
-from ipmarket.identity import Permission, Principal
+from ipmarket import payments, provenance
+from ipmarket.identity import AppSettings, Permission, Principal
 from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import Pagination
 from ipmarket.kit.pagination import Paging
@@ -24,6 +24,8 @@ from ipmarket.payments.schemas import PurchaseRequest, Quantity
 from ipmarket.web.forms import form_values, rejects_form
 from ipmarket.web.session import SignedIn
 from ipmarket.web.templating import redirect, render
+from ipmarket.web.verify.qr import qr_svg, verification_url
+from ipmarket.web.verify.router import grouped
 
 router = APIRouter(include_in_schema=False)
 
@@ -111,7 +113,24 @@ async def order_history(
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
 async def order_page(
-    request: Request, order_id: uuid.UUID, session: DbSession, principal: Anyone
+    request: Request,
+    order_id: uuid.UUID,
+    session: DbSession,
+    principal: Anyone,
+    settings: AppSettings,
 ) -> Response:
-    order = await payments.order_of(session, principal, order_id)
-    return render(request, "orders/order.html", {"order": order})
+    order = await payments.order_of(session, principal, order_id)  # the viewer's, or 404
+    units = [
+        {
+            "unit": unit,
+            "code_grouped": grouped(unit.code),
+            "url": verification_url(settings, unit.code),
+            "qr": qr_svg(
+                verification_url(settings, unit.code),
+                label=f"QR code of item {unit.serial} of {order.product_title}",
+            ),
+        }
+        for unit in await provenance.units_of_order(session, order.id)
+        if unit.code is not None
+    ]
+    return render(request, "orders/order.html", {"order": order, "units": units})

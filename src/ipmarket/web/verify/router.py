@@ -28,6 +28,8 @@ from ipmarket.web.verify.qr import qr_svg, verification_url
 router = APIRouter(include_in_schema=False)
 
 CODE = re.compile(r"[0-9a-f]{32}")
+# A unit code: one item's own code ("u" and 32 hex digits), printed on the item or its tag.
+UNIT_CODE = re.compile(r"u[0-9a-f]{32}")
 # An answer must never outlive a revocation, in the browser either.
 NO_STORE = {"Cache-Control": "no-store"}
 LABEL_COUNTS = (6, 12, 24, 48)
@@ -46,11 +48,14 @@ def normal_code(text: str) -> str | None:
         text = text.rsplit("/verify/", 1)[1]
     text = re.split(r"[?#]", text, maxsplit=1)[0]
     text = re.sub(r"[\s-]+", "", text).lower()
-    return text if CODE.fullmatch(text) else None
+    return text if CODE.fullmatch(text) or UNIT_CODE.fullmatch(text) else None
 
 
 def grouped(code: str) -> str:
-    """'1a2b 3c4d …': easier to read off a label and type in."""
+    """'1a2b 3c4d …' (a unit code: 'u 1a2b 3c4d …'): easier to read off a label and type
+    in."""
+    if code.startswith("u"):
+        return "u " + grouped(code[1:])
     return " ".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
@@ -69,7 +74,7 @@ async def check_a_code(request: Request) -> Response:
                 "error": "That is not a verification code.",
                 "errors": {
                     "code": "A code has 32 letters and digits (0-9 and a-f), as printed "
-                    "under the QR code."
+                    "under the QR code; an item's own code starts with a u."
                 },
             },
             status_code=422,
@@ -82,11 +87,17 @@ async def verification(
     request: Request, code: str, session: DbSession, settings: AppSettings
 ) -> Response:
     normal = code.strip().lower()
-    answer = (
-        await provenance.verify_with_evidence(session, code=normal)
-        if CODE.fullmatch(normal)
-        else None
-    )
+    answer = None
+    if CODE.fullmatch(normal):
+        answer = await provenance.verify_with_evidence(session, code=normal)
+    elif UNIT_CODE.fullmatch(normal):
+        # Opening the page is a scan of the item (counted, as on the API).
+        scan = provenance.scan_of(
+            settings,
+            request.client.host if request.client else None,
+            request.query_params.get("place", "")[:200] or None,
+        )
+        answer = await provenance.verify_unit(session, normal, scan)
     if answer is None:
         return render(
             request, "verify/unknown.html", {"code": code[:64]}, status_code=404, headers=NO_STORE
@@ -97,6 +108,7 @@ async def verification(
         "verify/result.html",
         {
             "view": chain_view(answer),
+            "unit": answer.get("unit"),
             "code": normal,
             "code_grouped": grouped(normal),
             "url": url,
