@@ -167,6 +167,8 @@ async def test_a_revocation_is_in_the_history_and_the_old_proof_stays_valid_but_
     assert kinds.index("authorization.revoked") > kinds.index("license.approved")
     assert [e["leafIndex"] for e in events] == sorted(e["leafIndex"] for e in events)
     assert history.json()["data"]["authentic"] is False
+    # and names the product without evidence of its own (the events are the evidence)
+    assert set(history.json()["data"]["product"]) == {"id", "title", "seller"}
     # and the saved answer's proofs still check (the log only grew) ...
     assert _check(before, key, tmp_path, "before")[0] == 0
     # ... while today's answer, with valid proofs too, says NOT authentic

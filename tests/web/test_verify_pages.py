@@ -194,10 +194,14 @@ async def test_the_page_says_where_each_link_is_recorded_and_that_it_is_not_anch
     page = await client.get(f"/verify/{product['verificationCode']}")
     words = main_text(page.text)
     # then it says, in plain words, at which entry each record is and what proves it
-    assert re.search(
-        rf"Recorded in the public log at entry \d+, with a proof that it is in the signed "
+    found = re.search(
+        rf"Recorded in the public log at entry (\d+) \(leaf index (\d+), as the log's API "
+        rf"and the checker name it\), with a proof that it is in the signed "
         rf"log of {checkpoint.tree_size} entries\. Not anchored on a blockchain yet\.",
         words,
-    ), words
+    )
+    assert found is not None, words
+    # people count from 1, the log from 0, and the page names both
+    assert int(found.group(1)) == int(found.group(2)) + 1
     assert f"/v1/verify/{product['verificationCode']}/history" in page.text
     assert "tools/verify_proof.py" in words

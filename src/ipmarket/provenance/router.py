@@ -81,10 +81,14 @@ class ChainLinkRead(Evidence):
     active: bool
 
 
-class VerifiedProduct(Evidence):
+class ProductNamed(ReadSchema):
     id: uuid.UUID
     title: str
     seller: str
+
+
+class VerifiedProduct(ProductNamed, Evidence):
+    """The product with its own log entry (its publication) and anchor."""
 
 
 class UnitRead(ReadSchema):
@@ -120,7 +124,7 @@ class VerificationHistoryRead(ReadSchema):
     `/v1/transparency/proof/inclusion`."""
 
     authentic: bool
-    product: VerifiedProduct
+    product: ProductNamed
     events: list[HistoryEntry]
 
 
