@@ -14,6 +14,7 @@ from ipmarket.kit.errors import NotFound
 from ipmarket.kit.schemas import ReadSchema
 from ipmarket.provenance.queries import verification_history, verify_with_evidence
 from ipmarket.provenance.units import UNIT_PREFIX, scan_of, verify_unit
+from ipmarket.transparency import CheckpointRead
 
 router = APIRouter(tags=["verification"])
 
@@ -46,14 +47,6 @@ class AnchorEvidence(ReadSchema):
     tree_size: int
     root_hash: str
     inclusion_proof: InclusionProofRead
-
-
-class CheckpointRead(ReadSchema):
-    tree_size: int
-    root_hash: str
-    timestamp: int
-    signature: str
-    key_id: str
 
 
 class Evidence(ReadSchema):

@@ -8,6 +8,7 @@ what is logged and in which order: `service`; the signed bytes: `signing`.
 from ipmarket.transparency import merkle
 from ipmarket.transparency.canonical import NotCanonical, canonical_json, rfc3339
 from ipmarket.transparency.events import CheckpointSigned, EntryAppended
+from ipmarket.transparency.schemas import CheckpointRead
 from ipmarket.transparency.service import (
     Checkpoint,
     Entry,
@@ -33,6 +34,7 @@ from ipmarket.transparency.signing import (
 
 __all__ = [
     "Checkpoint",
+    "CheckpointRead",
     "CheckpointSigned",
     "CheckpointSigner",
     "Entry",

@@ -13,6 +13,7 @@ from ipmarket.kit.envelope import APIResponse, error_responses, ok
 from ipmarket.kit.errors import NotFound, ValidationFailed
 from ipmarket.kit.schemas import ReadSchema
 from ipmarket.transparency import service
+from ipmarket.transparency.schemas import CheckpointRead
 from ipmarket.transparency.signing import ALGORITHM, signer
 
 router = APIRouter(prefix="/transparency", tags=["transparency"])
@@ -20,14 +21,6 @@ router = APIRouter(prefix="/transparency", tags=["transparency"])
 MAX_ENTRIES = 1000
 _ERRORS = error_responses(404, 422, 429, 500)
 _HEX_HASH = re.compile(r"^[0-9a-f]{64}$")
-
-
-class CheckpointRead(ReadSchema):
-    tree_size: int
-    root_hash: str
-    timestamp: int
-    signature: str
-    key_id: str
 
 
 class EntryRead(ReadSchema):
