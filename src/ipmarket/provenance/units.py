@@ -174,12 +174,16 @@ _SEEN_FIRST = text(
     ON CONFLICT ON CONSTRAINT uq_unit_scans_client_place DO NOTHING
     """
 )
+_SPREAD_COLUMNS = """
+    (SELECT count(DISTINCT s.client_hash) FROM unit_scans s WHERE s.unit_id = u.id) AS clients,
+    (SELECT count(DISTINCT s.place) FROM unit_scans s WHERE s.unit_id = u.id) AS places,
+    (SELECT count(DISTINCT s.client_hash) FROM unit_scans s
+     WHERE s.unit_id = u.id AND s.place IS NOT NULL) AS place_clients
+"""
+
+# How far one unit's code has spread; the same columns head the lists below.
 _SPREAD = text(
-    """
-    SELECT count(DISTINCT client_hash) AS clients, count(DISTINCT place) AS places,
-           count(DISTINCT client_hash) FILTER (WHERE place IS NOT NULL) AS place_clients
-    FROM unit_scans WHERE unit_id = :unit_id
-    """
+    f"SELECT {_SPREAD_COLUMNS} FROM units u WHERE u.id = :unit_id"  # noqa: S608 - constant
 )
 
 
@@ -287,13 +291,6 @@ class UnitLine:
     created_at: datetime
 
 
-_SPREAD_COLUMNS = """
-    (SELECT count(DISTINCT s.client_hash) FROM unit_scans s WHERE s.unit_id = u.id) AS clients,
-    (SELECT count(DISTINCT s.place) FROM unit_scans s WHERE s.unit_id = u.id) AS places,
-    (SELECT count(DISTINCT s.client_hash) FROM unit_scans s
-     WHERE s.unit_id = u.id AND s.place IS NOT NULL) AS place_clients
-"""
-
 _OF_ORDER = text(
     f"""
     SELECT u.id, u.code, u.serial, u.order_id, u.product_id, p.title AS product_title,
@@ -308,7 +305,8 @@ _OF_ORDER = text(
 )
 
 # Units the caller may watch: of products they sell, or resting (anywhere up the chain) on
-# a license they granted. One query whatever the depth.
+# a license they granted. One query whatever the depth. Its copies-only filter is
+# `_possible_copy` in SQL (it must filter before the page is cut).
 _WATCHED = text(
     f"""
     WITH RECURSIVE down AS (

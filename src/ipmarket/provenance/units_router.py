@@ -14,26 +14,21 @@ from ipmarket.identity import Authorize, Principal
 from ipmarket.kit.deps import DbSession
 from ipmarket.kit.envelope import APIResponse, error_responses, paged
 from ipmarket.kit.pagination import Paging
-from ipmarket.kit.schemas import ReadSchema
+from ipmarket.provenance.router import UnitRead
 from ipmarket.provenance.units import watched_units
 
 router = APIRouter(tags=["verification"])
 
 
-class WatchedUnitRead(ReadSchema):
+class WatchedUnitRead(UnitRead):
+    """A unit as a verification answer shows it, with what names it in a list."""
+
     id: uuid.UUID
     # The code and the order: shown to the seller (who prints the tags), not to licensors.
     code: str | None
     order_id: uuid.UUID | None
-    serial: int
     product_id: uuid.UUID
     product_title: str
-    status: str
-    scans: int
-    distinct_clients: int
-    distinct_places: int
-    possible_copy: bool
-    warning: str | None
     created_at: datetime
 
 
